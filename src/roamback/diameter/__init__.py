@@ -1,0 +1,1 @@
+"""Diameter peer and Ro charging backend (filled by the Diameter Ro issue)."""

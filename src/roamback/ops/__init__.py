@@ -1,0 +1,1 @@
+"""Operations: logging set-up now; SNMP, metrics and admin tooling later."""

@@ -1,0 +1,1 @@
+"""USSD menu engine (filled by the USSD menus issue)."""
