@@ -101,6 +101,7 @@ class Settlement:
     cost_minor: int
     currency: str | None = None
     balance_minor: int | None = None
+    leg_cost_minor: dict[Leg, int] = field(default_factory=dict)  # for per-leg CDRs, if known
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,11 @@ data is committed) while paying for one flush per batch. A failing unit of work 
 neighbours down: the batch is rolled back and replayed one unit per transaction, so only the culprit
 sees its exception. Transient OperationalErrors (server restart, deadlock) are retried with backoff,
 as Buildbot's db/pool.py does.
+
+SQLite allows one writer, so it gets exactly one writer thread. A server database gets several, each
+committing its own groups on its own connection: there a statement costs a network round trip, and one
+thread waiting on round trips would cap the service long before the CPU does. The engine never has
+two writes of one request in flight, so parallel writers cannot reorder a request's transitions.
 """
 
 from __future__ import annotations
@@ -59,6 +64,7 @@ class Database:
         reactor: Any,
         *,
         readers: int = 4,
+        writers: int | None = None,
         max_batch: int = 200,
         retries: int = 5,
     ) -> None:
@@ -68,22 +74,28 @@ class Database:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._max_batch = max_batch
         self._retries = retries
-        self._writer: threading.Thread | None = None
+        self._writer_count = writers or (1 if engine.dialect.name == "sqlite" else 4)
+        if engine.dialect.name == "sqlite" and self._writer_count != 1:
+            raise ValueError("SQLite allows a single writer")
+        self._writers: list[threading.Thread] = []
         self.batches = 0
         self.units = 0
 
     def start(self) -> None:
         self._readers.start()
-        self._writer = threading.Thread(target=self._write_loop, name="roamback-db-write", daemon=True)
-        self._writer.start()
+        for n in range(self._writer_count):
+            writer = threading.Thread(target=self._write_loop, name=f"roamback-db-write-{n}", daemon=True)
+            writer.start()
+            self._writers.append(writer)
 
     def stop(self) -> defer.Deferred[None]:
         """Finish every queued write, then close the threads and the engine's connections."""
-        self._queue.put(_STOP)
-        writer = self._writer
+        for _ in self._writers:
+            self._queue.put(_STOP)
+        writers = list(self._writers)
 
         def _join() -> None:
-            if writer is not None:
+            for writer in writers:
                 writer.join()
 
         d = threads.deferToThread(_join)
@@ -125,9 +137,12 @@ class Database:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            if any(item is _STOP for item in batch):
+            stops = sum(1 for item in batch if item is _STOP)
+            if stops:
                 stopping = True
                 batch = [item for item in batch if item is not _STOP]
+                for _ in range(stops - 1):  # one each: the other writers must see theirs
+                    self._queue.put(_STOP)
             if batch:
                 self._commit_batch(batch)
 

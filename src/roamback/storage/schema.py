@@ -1,15 +1,18 @@
 """The relational schema, written once for SQLite, PostgreSQL, MariaDB and Oracle 19c.
 
 Portability rules kept here so no caller has to know them: every string has a length (Oracle, MariaDB
-indexes), identifiers stay under 30 characters (older Oracle), timestamps are TIMESTAMP WITH TIME ZONE
-(``DateTime(timezone=True)`` would become DATE on Oracle), surrogate keys use ``Identity()`` so Oracle
-gets an identity column, and nothing relies on a unique index over a nullable column (Oracle compares
-partially-null keys).
+indexes), identifiers stay within 30 characters (older Oracle; names the naming convention would make
+longer are given explicitly), timestamps are TIMESTAMP WITH TIME ZONE (``DateTime(timezone=True)`` would
+become DATE on Oracle), except on MariaDB (below), surrogate keys use ``Identity()`` so Oracle gets an
+identity column, and nothing relies on a unique index over a nullable column (Oracle compares
+partially-null keys). Booleans need nothing special: SQLAlchemy emits SMALLINT on Oracle before 23ai
+once the dialect has seen the server version.
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
 
 metadata = sa.MetaData(
     naming_convention={
@@ -23,7 +26,9 @@ metadata = sa.MetaData(
 
 # SQLite only auto-numbers a column declared exactly INTEGER PRIMARY KEY.
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-Timestamp = sa.TIMESTAMP(timezone=True)
+# MariaDB's TIMESTAMP converts through the session time zone, ends in 2038 and keeps whole seconds; the
+# storage layer binds UTC, so DATETIME(6) holds exactly that, with microseconds like the other backends.
+Timestamp = sa.TIMESTAMP(timezone=True).with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 Msisdn = sa.String(16)  # E.164 with '+': at most 15 digits
 Money = sa.BigInteger  # minor units (cents), never floats
 Bool = sa.Boolean(create_constraint=False)
@@ -54,12 +59,12 @@ registered_numbers = sa.Table(
     metadata,
     _id(),
     sa.Column("msisdn", Msisdn, nullable=False),
-    sa.Column("number", Msisdn, nullable=False),
+    sa.Column("phone", Msisdn, nullable=False),
     sa.Column("confirmed", Bool, nullable=False, server_default=sa.false()),
     sa.Column("code_hash", sa.String(200)),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("confirmed_at", Timestamp),
-    sa.UniqueConstraint("msisdn", "number"),
+    sa.UniqueConstraint("msisdn", "phone", name="uq_registered_msisdn_phone"),
 )
 
 phonebook_entries = sa.Table(
@@ -69,8 +74,8 @@ phonebook_entries = sa.Table(
     sa.Column("msisdn", Msisdn, nullable=False),
     sa.Column("position", sa.Integer, nullable=False),
     sa.Column("name", sa.String(40), nullable=False),
-    sa.Column("number", Msisdn, nullable=False),
-    sa.UniqueConstraint("msisdn", "position"),
+    sa.Column("phone", Msisdn, nullable=False),
+    sa.UniqueConstraint("msisdn", "position", name="uq_phonebook_msisdn_position"),
 )
 
 accounts = sa.Table(
@@ -147,6 +152,7 @@ callback_requests = sa.Table(
     sa.Column("language", sa.String(8), nullable=False),
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("reason", sa.String(40)),
+    sa.Column("detail", sa.String(400)),
     sa.Column("destination", Msisdn),
     sa.Column("callback_number", Msisdn),
     sa.Column("account_id", sa.String(36)),
@@ -159,9 +165,9 @@ callback_requests = sa.Table(
     sa.Column("reference", sa.String(100)),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("updated_at", Timestamp, nullable=False),
-    sa.Index(None, "requester", "created_at"),
+    sa.Index("ix_cbreq_requester_created", "requester", "created_at"),
     sa.Index(None, "state"),
-    sa.Index(None, "channel", "reference"),
+    sa.Index("ix_cbreq_channel_reference", "channel", "reference"),
 )
 
 request_events = sa.Table(
@@ -192,7 +198,7 @@ call_legs = sa.Table(
     sa.Column("call_id", sa.String(64), nullable=False),
     sa.Column("leg", sa.String(1), nullable=False),
     sa.Column("attempt", sa.Integer, nullable=False),
-    sa.Column("number", Msisdn, nullable=False),
+    sa.Column("dialled", Msisdn, nullable=False),
     sa.Column("caller_id", sa.String(32), nullable=False),
     sa.Column("started_at", Timestamp, nullable=False),
     sa.Column("answered_at", Timestamp),
@@ -221,7 +227,7 @@ notice_outbox = sa.Table(
     sa.Column("last_error", sa.String(200)),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("sent_at", Timestamp),
-    sa.Index(None, "state", "next_attempt_at"),
+    sa.Index("ix_notice_outbox_state_due", "state", "next_attempt_at"),
 )
 
 audit_log = sa.Table(

@@ -1,0 +1,109 @@
+"""The ``roamback`` command.
+
+Configuration problems exit with status 2 and one line per bad key on stderr, never a traceback: the
+reader is an operator fixing a file, not a developer. The service modules are imported inside each
+command so that ``config check`` works on a machine (or in a CI step) that only validates files, and so
+that the asyncio reactor is installed before anything can import the default one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+import yaml
+
+from . import __version__
+from .config import Config, ConfigError, config_warnings, load_config
+
+EXIT_CONFIG = 2
+
+
+def install_reactor() -> None:
+    """Install Twisted's asyncio reactor unless it already is (tests, ``python -m`` re-entry)."""
+    if "twisted.internet.reactor" not in sys.modules:
+        from twisted.internet import asyncioreactor
+
+        asyncioreactor.install()
+        return
+    from twisted.internet import reactor
+    from twisted.internet.asyncioreactor import AsyncioSelectorReactor
+
+    if not isinstance(reactor, AsyncioSelectorReactor):
+        raise RuntimeError(f"another reactor ({type(reactor).__name__}) was installed before the asyncio one")
+
+
+def _serve(args: argparse.Namespace, config: Config) -> int:
+    install_reactor()
+    from .app import serve
+
+    return serve(config)
+
+
+def _demo(args: argparse.Namespace, config: Config) -> int:
+    install_reactor()
+    from .demo import run
+
+    return run(config, args)
+
+
+def _db_upgrade(args: argparse.Namespace, config: Config) -> int:
+    from .storage.migrate import upgrade
+
+    upgrade(config.database.url)
+    return 0
+
+
+def _config_check(args: argparse.Namespace, config: Config) -> int:
+    print("OK")
+    for warning in config_warnings(config):
+        print(f"warning: {warning}")
+    if args.show:
+        print(yaml.safe_dump(config.redacted(), sort_keys=False, allow_unicode=True), end="")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="roamback", description="Roaming call-back gateway.")
+    parser.add_argument("--version", action="version", version=f"roamback {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, run: Callable[[argparse.Namespace, Config], int], help: str,
+                parent: argparse._SubParsersAction = commands) -> argparse.ArgumentParser:
+        sub = parent.add_parser(name, help=help, description=help)
+        sub.set_defaults(run=run)
+        return sub
+
+    for sub in (
+        command("serve", _serve, "run the service until SIGTERM/SIGINT"),
+        command("demo", _demo, "run the embedded service and show three call-backs end to end"),
+    ):
+        sub.add_argument("--config", metavar="FILE", help="YAML configuration (default: embedded mode)")
+
+    config_parser = command("config", _config_check, "configuration tools")
+    config_commands = config_parser.add_subparsers(dest="config_command", required=True, metavar="COMMAND")
+    check = command("check", _config_check, "validate a configuration file (environment included)",
+                    config_commands)
+    check.add_argument("config", metavar="FILE")
+    check.add_argument("--show", action="store_true",
+                       help="print the effective configuration, secrets hidden")
+
+    db_parser = command("db", _db_upgrade, "database tools")
+    db_commands = db_parser.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
+    upgrade = command("upgrade", _db_upgrade, "migrate the database schema to the latest revision",
+                      db_commands)
+    upgrade.add_argument("--config", metavar="FILE", help="YAML configuration (default: embedded mode)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        config = load_config(args.config, os.environ)
+    except ConfigError as exc:
+        for line in exc.errors:
+            print(line, file=sys.stderr)
+        return EXIT_CONFIG
+    return args.run(args, config)
