@@ -120,7 +120,8 @@ async def build_components(config: Config, reactor: Any) -> Components:
     store = SqlRequestStore(db, clock=runtime.now)
     engine = CallbackEngine(
         runtime=runtime, store=store, directory=_directory(config, db, reactor), charging=charging,
-        switch=switch, catalog=MessageCatalog.load(config.messages.directory, config.messages.overrides),
+        switch=switch, catalog=MessageCatalog.load(config.messages.directory, config.messages.overrides,
+                                    default_language=config.home.default_language),
         policy=policy_settings(config), dialling=dialling_settings(config),
         home_region=config.home.region, default_language=config.home.default_language,
     )
@@ -146,6 +147,13 @@ class RoambackService(MultiService):
     async def _start(self) -> Components:
         parts = await build_components(self.config, self.reactor)
         self.components = parts
+        try:
+            return await self._start_services(parts)
+        except BaseException:
+            await self._stop()  # the database threads would otherwise keep the process alive
+            raise
+
+    async def _start_services(self, parts: Components) -> Components:
         outcome = await recover(parts.engine)
         if outcome:
             log.info("recovery after restart: {outcome}", outcome=dict(outcome))

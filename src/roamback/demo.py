@@ -20,7 +20,7 @@ from typing import Any, TextIO
 import sqlalchemy as sa
 
 from .app import Components, RoambackService
-from .config import Config
+from .config import ApiKey, Config
 from .core.model import CallbackRequest, Transition
 from .demo_data import DEMO_SUBSCRIBERS
 from .storage.schema import call_legs
@@ -48,7 +48,7 @@ def demo_config(config: Config, workdir: str, api_key: str) -> Config:
         "database": config.database.model_copy(update={"url": f"sqlite:///{workdir}/demo.sqlite"}),
         "api": config.api.model_copy(update={
             "enabled": True, "listen": "tcp:0:interface=127.0.0.1",
-            "keys": [{"name": "demo", "sha256": hashlib.sha256(api_key.encode()).hexdigest()}],
+            "keys": [ApiKey(name="demo", sha256=hashlib.sha256(api_key.encode()).hexdigest())],
         }),
         "switch": config.switch.model_copy(update={
             "simulated": config.switch.simulated.model_copy(update={"speed": 10.0}),

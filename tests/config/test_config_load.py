@@ -69,7 +69,7 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
     config = load_config(path, {
         "ROAMBACK_POLICY__DAILY_CAP": "3",
         "roamback_policy__blocked_prefixes": '["+881","+882"]',
-        "ROAMBACK_SWITCH__SIMULATED__TIME_SCALE": "0.01",
+        "ROAMBACK_SWITCH__SIMULATED__SPEED": "100",
         "ROAMBACK_LOGGING__MASK_MSISDN": "false",
         "ROAMBACK_TEST_PG_URL": "postgresql://not-config",  # no '__': not a configuration variable
         "PATH": "/usr/bin",
@@ -77,7 +77,7 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
     assert config.policy.daily_cap == 3
     assert config.policy.cooldown_seconds == 10
     assert config.policy.blocked_prefixes == ["+881", "+882"]
-    assert config.switch.simulated.time_scale == 0.01
+    assert config.switch.simulated.speed == 100.0
     assert config.logging.mask_msisdn is False
 
 

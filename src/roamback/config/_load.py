@@ -116,8 +116,7 @@ def _env_overrides(environ: Mapping[str, str], data: dict[str, Any]) -> tuple[di
         try:
             value = yaml.load(environ[name], Loader=_Loader) if environ[name].strip() else ""
         except yaml.YAMLError:
-            errors.append(f"{name} ({_dotted(loc)}): not a valid YAML value")
-            continue
+            value = environ[name]  # not YAML (a password with quotes, say): the text itself was meant
         node = data
         for part in loc[:-1]:
             if not isinstance(node.get(part), dict):

@@ -32,7 +32,8 @@ _SECRET_WORDS = frozenset({
     "password", "passwd", "pin", "secret", "key", "keys", "apikey", "token", "authorization",
     "credential", "credentials", "cookie",
 })
-_MSISDN = re.compile(r"(\+?)(\d{7,})")
+# Digit runs inside identifiers (UUIDs, hex message ids) are not phone numbers: leave them readable.
+_MSISDN = re.compile(r"(?<![0-9A-Za-z-])(\+?)(\d{7,})(?![0-9A-Za-z-])")
 _PLAIN = (str, int, float, bool, type(None))
 _STDLIB_LEVELS = {logging.DEBUG: LogLevel.debug, logging.INFO: LogLevel.info, logging.WARNING: LogLevel.warn,
                   logging.ERROR: LogLevel.error, logging.CRITICAL: LogLevel.critical}
