@@ -17,6 +17,7 @@ policy's cap and cooldown are off because the load comes from --subscribers dist
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import os
 import platform
@@ -239,10 +240,8 @@ def main() -> int:
         with scratch_url(args.db) as url:
             out.update(await run(args, url))
 
-    try:
+    with contextlib.suppress(SystemExit):  # react() always exits
         task.react(lambda r: defer.Deferred.fromCoroutine(go(r)))
-    except SystemExit:
-        pass
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     print(f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"{platform.platform()}")

@@ -261,7 +261,7 @@ async def test_the_grant_limits_the_call(sqlite_database) -> None:
     await h.add_roamer(roamer(), credit_minor=150)
     done = await h.finished(await h.submit(DEST_OK), timeout=20)
     assert done.state is S.COMPLETED
-    a, b = await h.cdrs(done.id)
+    _a, b = await h.cdrs(done.id)
     assert b.billed_seconds <= done.max_talk_seconds + 60  # one billing increment at most
     account = await h.account(roamer().account_id)
     assert account.balance_minor >= 0 and account.reserved_minor == 0

@@ -7,6 +7,7 @@ terminal state, CDRs, a notice, the reservation settled once, the one-active slo
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,7 +35,7 @@ async def crashed(h: Harness, state: S, *, age: float = 5.0, legs_from: datetime
     await h.store.create(request)
     call_id = f"{request.id}.{attempts}"
     stop = S.DIALLING_A if state is S.A_RETRY_WAIT else state
-    for source, target in zip(PATH, PATH[1:], strict=False):
+    for source, target in itertools.pairwise(PATH):
         if PATH.index(target) > PATH.index(stop):
             break
         changes: dict[str, Any] = {}
@@ -143,7 +144,7 @@ async def test_a_call_still_live_in_the_switch_is_hung_up_and_billed_to_now(sqli
     assert await recover(h.engine) == {"ended_bridged": 1}
     assert plan_call not in await h.switch.live_calls()
     stored = await h.store.get(request.id)
-    a, b = stored.legs
+    _a, b = stored.legs
     assert stored.state is S.COMPLETED
     assert b.billed_seconds >= 86  # from B's answer (t0+14) to the recovery (t0+100)
     account = await h.account(roamer().account_id)
