@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from twisted.application.service import MultiService
-from twisted.internet import defer, endpoints
+from twisted.internet import defer, endpoints, threads
 from twisted.logger import Logger
 
 from .config import Config
@@ -90,7 +90,7 @@ def prepare_schema(url: str) -> None:
         migrate.upgrade(url)
         return
     if migrate.current(url) != migrate.head():
-        raise SystemExit("database.url: schema is not at the latest revision; run `roamback db upgrade`")
+        raise RuntimeError("database.url: schema is not at the latest revision; run `roamback db upgrade`")
 
 
 def _directory(config: Config, db: Database, reactor: Any) -> SubscriberDirectory:
@@ -101,7 +101,7 @@ def _directory(config: Config, db: Database, reactor: Any) -> SubscriberDirector
 
 
 async def build_components(config: Config, reactor: Any) -> Components:
-    prepare_schema(config.database.url)
+    await threads.deferToThread(prepare_schema, config.database.url)  # Alembic blocks: not on the reactor
     db = Database(make_engine(config.database.url, pool_size=config.database.readers + 2), reactor,
                   readers=config.database.readers)
     db.start()
