@@ -27,7 +27,7 @@ from roamback.storage.directory import TableDirectory
 from roamback.storage.pool import Database
 from roamback.storage.provisioning import register_number, upsert_subscriber
 from roamback.storage.requests import SqlRequestStore
-from roamback.storage.schema import accounts, call_legs, notice_outbox
+from roamback.storage.schema import accounts, active_callbacks, call_legs, notice_outbox
 from roamback.switch_adapters.simulated import OutcomeRule, SimulatedSwitch
 
 ALICE = "+33612345678"
@@ -96,6 +96,11 @@ class Harness:
         if "id" in table.c:
             query = query.order_by(table.c.id)
         return await self.db.read(lambda conn: list(conn.execute(query)))
+
+    async def slot_holder(self, msisdn: str) -> str | None:
+        """Which request holds the subscriber's one active-callback slot, if any."""
+        rows = await self.rows(active_callbacks, msisdn=msisdn)
+        return rows[0].request_id if rows else None
 
     async def account(self, account_id: str) -> Any:
         (row,) = await self.rows(accounts, id=account_id)

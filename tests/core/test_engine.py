@@ -49,7 +49,7 @@ async def test_completed_callback_walks_every_state_and_settles(sqlite_database)
     assert 1000 - account.balance_minor == a.cost_minor + b.cost_minor
     (notice,) = await h.notices(request.id)
     assert notice.msg_key == "completed" and notice.msisdn == ALICE
-    assert await h.store.claim_active(ALICE, "next") is True  # the one-active slot was released
+    assert await h.slot_holder(ALICE) is None  # the one-active slot was released
 
 
 async def _refusal(h: Any, destination: str = DEST_OK, **kw: Any) -> Any:
@@ -160,7 +160,7 @@ async def test_no_credit_and_no_rate(sqlite_database) -> None:
     assert poor.reason == RefusalReason.NO_CREDIT.value
     account = await h.account(roamer().account_id)
     assert (account.balance_minor, account.reserved_minor) == (5, 0)
-    assert await h.store.claim_active(ALICE, "x") is True  # a refusal after the claim releases it
+    assert await h.slot_holder(ALICE) is None  # a refusal after the claim releases it
 
 
 class _Refusing:

@@ -39,8 +39,8 @@ async def crashed(h: Harness, state: S, *, age: float = 5.0, legs_from: datetime
         if PATH.index(target) > PATH.index(stop):
             break
         changes: dict[str, Any] = {}
+        claim = target is S.ACCEPTED
         if target is S.ACCEPTED:
-            assert await h.store.claim_active(ALICE, request.id)
             changes = {"destination": DEST_OK, "callback_number": ALICE, "account_id": roamer().account_id}
         if target is S.RESERVED:
             grant = await h.charging.reserve(ChargingContext(request.id, roamer(), ALICE, DEST_OK, 3600, 45))
@@ -49,7 +49,8 @@ async def crashed(h: Harness, state: S, *, age: float = 5.0, legs_from: datetime
         if target is S.DIALLING_A:
             changes = {"call_id": call_id, "attempts": attempts}
         legs = _legs(request.id, call_id, attempts, target, legs_from) if legs_from else ()
-        await h.store.record(Transition(request.id, source, target, created, changes=changes, legs=legs))
+        await h.store.record(Transition(request.id, source, target, created, changes=changes, legs=legs,
+                                        claim_active=claim))
     if state is S.A_RETRY_WAIT:
         await h.store.record(Transition(request.id, S.DIALLING_A, S.A_RETRY_WAIT, created, reason="busy"))
     stored = await h.store.get(request.id)
@@ -109,7 +110,7 @@ async def test_stale_requests_are_ended_with_a_notice_and_nothing_charged(sqlite
         assert notice.msg_key == "failure.interrupted"
         account = await h.account(roamer().account_id)
         assert (account.balance_minor, account.reserved_minor) == (1000, 0)
-        assert await h.store.claim_active(ALICE, "probe") is True
+        assert await h.slot_holder(ALICE) is None
         await h.db.write(lambda conn: conn.exec_driver_sql("DELETE FROM active_callbacks"))
 
 
@@ -127,7 +128,7 @@ async def test_a_bridged_call_lost_in_a_crash_is_completed_and_billed_to_the_las
     assert (await _reservation(h, stored)).state == "settled"
     (notice,) = await h.notices(request.id)
     assert notice.msg_key == "completed"
-    assert await h.store.claim_active(ALICE, "probe") is True
+    assert await h.slot_holder(ALICE) is None
 
 
 @pytest_twisted.ensureDeferred

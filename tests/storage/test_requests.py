@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from twisted.internet import defer
 
 from roamback.core.model import Leg, Notice, Transition
-from roamback.core.ports import StaleTransition
+from roamback.core.ports import ActiveClaimTaken, StaleTransition
 from roamback.core.reasons import FailureReason, HangupCause, RefusalReason
 from roamback.core.states import RequestState as S
 from roamback.storage.provisioning import register_number
@@ -92,14 +92,25 @@ async def test_unknown_change_keys_are_rejected_before_any_write(sqlite_database
     assert loaded is not None and loaded.state is S.RECEIVED
 
 
+async def _claim(store: SqlRequestStore, requester: str, request_id: str) -> bool:
+    """Store a new request accepted with the active-slot claim; False if the slot was taken."""
+    request = new_request(requester, id=request_id)
+    try:
+        await store.create(request, Transition(request_id, S.RECEIVED, S.ACCEPTED, at(1), claim_active=True))
+    except ActiveClaimTaken:
+        assert await store.get(request_id) is None, "a lost claim writes nothing"
+        return False
+    return True
+
+
 @pytest_twisted.ensureDeferred
 async def test_claim_active_is_exclusive_even_for_concurrent_claims(database) -> None:
     store = SqlRequestStore(database, clock=lambda: at(7))
     first, second = new_request(), new_request()
-    assert await store.claim_active("+491701234567", first.id) is True
-    assert await store.claim_active("+491701234567", second.id) is False
+    assert await _claim(store, "+491701234567", first.id) is True
+    assert await _claim(store, "+491701234567", second.id) is False
 
-    racing = [defer.ensureDeferred(store.claim_active("+491709999999", f"req-{i}")) for i in range(8)]
+    racing = [defer.ensureDeferred(_claim(store, "+491709999999", f"req-{i}")) for i in range(8)]
     results = await defer.gatherResults(racing)
 
     assert sorted(results) == [False] * 7 + [True]
@@ -119,12 +130,28 @@ async def test_claim_active_is_exclusive_even_for_concurrent_claims(database) ->
 
 
 @pytest_twisted.ensureDeferred
+async def test_a_stored_request_claims_with_its_transition_and_may_claim_again(database) -> None:
+    store = SqlRequestStore(database)
+    request = new_request()
+    await store.create(request)
+    claimed = Transition(request.id, S.RECEIVED, S.ACCEPTED, at(1), claim_active=True)
+    await store.record(claimed)
+    assert await _claim(store, request.requester, "other") is False
+    # Recovery re-decides a request that already holds the slot: claiming again for it succeeds.
+    await store.record(Transition(request.id, S.ACCEPTED, S.REFUSED, at(2)))
+    with pytest.raises(StaleTransition):
+        await store.record(claimed)
+    holder = await database.read(lambda conn: conn.execute(sa.select(active_callbacks.c.request_id)).scalar())
+    assert holder == request.id
+
+
+@pytest_twisted.ensureDeferred
 async def test_claim_survives_a_failing_neighbour_in_the_same_group_commit(database) -> None:
     """The writer replays a failed group one unit at a time; the replayed claim must still win."""
     store = SqlRequestStore(database)
     gate = threading.Event()
     blocker = defer.ensureDeferred(database.write(lambda conn: gate.wait(5)))
-    claim = defer.ensureDeferred(store.claim_active("+491701234567", "r-1"))
+    claim = defer.ensureDeferred(_claim(store, "+491701234567", "r-1"))
     failing = defer.ensureDeferred(database.write(_fail_after_writing))
     gate.set()
 
@@ -132,7 +159,7 @@ async def test_claim_survives_a_failing_neighbour_in_the_same_group_commit(datab
     assert await claim is True
     with pytest.raises(RuntimeError, match="neighbour failed"):
         await failing
-    assert await store.claim_active("+491701234567", "r-2") is False
+    assert await _claim(store, "+491701234567", "r-2") is False
     assert await _count(database, active_callbacks, active_callbacks.c.request_id == "r-1") == 1
 
 
@@ -145,9 +172,8 @@ def _fail_after_writing(conn: sa.Connection) -> None:
 async def test_terminal_transition_writes_legs_notice_and_release_together(database) -> None:
     store = SqlRequestStore(database)
     request = new_request()
-    await store.create(request)
-    assert await store.claim_active(request.requester, request.id)
-    await _walk(store, request.id, (S.RECEIVED, S.ACCEPTED, S.RESERVED, S.DIALLING_A))
+    await store.create(request, Transition(request.id, S.RECEIVED, S.ACCEPTED, at(0.5), claim_active=True))
+    await _walk(store, request.id, (S.ACCEPTED, S.RESERVED, S.DIALLING_A))
     # The leg-A record of the attempt is written when A answers, then completed at the end.
     leg_a = new_leg(request.id, "call-1", Leg.A, 4, answered_at=at(9))
     await store.record(Transition(request.id, S.DIALLING_A, S.A_ANSWERED, at(9), legs=(leg_a,)))
@@ -182,16 +208,15 @@ async def test_terminal_transition_writes_legs_notice_and_release_together(datab
     assert [(key, state) for key, state, _ in outbox] == [("completed", "queued")]
     assert from_db(outbox[0][2]) == at(70)
     assert await _count(database, active_callbacks) == 0
-    assert await store.claim_active(request.requester, "next-request") is True
+    assert await _claim(store, request.requester, "next-request") is True
 
 
 @pytest_twisted.ensureDeferred
 async def test_a_failing_part_rolls_back_the_whole_transition(database) -> None:
     store = SqlRequestStore(database)
     request = new_request()
-    await store.create(request)
-    assert await store.claim_active(request.requester, request.id)
-    await _walk(store, request.id, (S.RECEIVED, S.ACCEPTED, S.RESERVED, S.DIALLING_A))
+    await store.create(request, Transition(request.id, S.RECEIVED, S.ACCEPTED, at(0.5), claim_active=True))
+    await _walk(store, request.id, (S.ACCEPTED, S.RESERVED, S.DIALLING_A))
     broken_leg = new_leg(request.id, "call-9", Leg.A, 4)
     broken_leg.number = None  # type: ignore[assignment]  # NOT NULL violation, after the UPDATE ran
 
@@ -209,7 +234,7 @@ async def test_a_failing_part_rolls_back_the_whole_transition(database) -> None:
     assert await _count(database, notice_outbox) == 0
     assert await _count(database, call_legs) == 0
     assert await _count(database, request_events) == 4
-    assert await store.claim_active(request.requester, "other") is False, "claim must still be held"
+    assert await _claim(store, request.requester, "other") is False, "claim must still be held"
 
 
 @pytest_twisted.ensureDeferred

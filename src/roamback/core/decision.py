@@ -34,6 +34,7 @@ class Decision:
     class Accepted:
         subscriber: Subscriber
         accepted_changes: dict[str, object]
+        claim_active: bool  # the store takes the one-active slot with the acceptance, or refuses it
 
 
 class Decider:
@@ -81,12 +82,8 @@ class Decider:
             refusal = policies.activity_refusal(activity, self.now(), self.policy)
             if refusal is not None:
                 return Decision.Refused(refusal, changes=changes)
-        if self.policy.one_active_per_subscriber and not await self.store.claim_active(
-            subscriber.msisdn, request.id
-        ):
-            return Decision.Refused(R.ALREADY_ACTIVE, changes=changes)
         changes.update(destination=destination, callback_number=callback, account_id=subscriber.account_id)
-        return Decision.Accepted(subscriber, changes)
+        return Decision.Accepted(subscriber, changes, claim_active=self.policy.one_active_per_subscriber)
 
     async def _numbers(
         self, request: CallbackRequest, subscriber: Subscriber

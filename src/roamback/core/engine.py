@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from . import numbers
 from .calls import CallTracker, LiveCall
@@ -33,6 +34,7 @@ from .model import (
 )
 from .policies import PolicySettings
 from .ports import (
+    ActiveClaimTaken,
     Cancellable,
     ChargingBackend,
     RequestStore,
@@ -117,10 +119,12 @@ class CallbackEngine:
         self._listeners.append(listener)
 
     async def submit(self, trigger: CallbackTrigger) -> CallbackRequest:
-        """Store the trigger durably, decide, and start dialling; return the decided request.
+        """Decide, store the request with its decision in one transaction, and start dialling.
 
-        The caller may acknowledge the trigger to the network as soon as this returns (or raises after
-        ``store.create`` succeeded, in which case recovery will end the request cleanly).
+        The caller may acknowledge the trigger to the network as soon as this returns: the request is
+        then durable. Deciding first (reads only) lets the trigger, its acceptance and the claim of the
+        subscriber's active slot share one commit; if the process dies before it, nothing was stored
+        and nothing was acknowledged, so the network sends the trigger again.
         """
         if trigger.reference:
             existing = await self.store.find_by_reference(trigger.channel.value, trigger.reference)
@@ -133,9 +137,7 @@ class CallbackEngine:
             language=trigger.language or self.default_language, created_at=now, updated_at=now,
             reference=trigger.reference,
         )
-        await self.store.create(request)
-        self._notify(request, Transition(request.id, S.RECEIVED, S.RECEIVED, now))
-        await self._decide_and_dial(request, explicit_language=trigger.language)
+        await self._decide_and_dial(request, explicit_language=trigger.language, create=True)
         return request
 
     def _identity(self, requester: str) -> str:
@@ -183,12 +185,18 @@ class CallbackEngine:
 
     # -- decision and dialling ---------------------------------------------------------------------
 
-    async def _decide_and_dial(self, request: CallbackRequest, explicit_language: str | None) -> None:
+    async def _decide_and_dial(self, request: CallbackRequest, explicit_language: str | None, create: bool) -> None:
         decision = await self._decider.decide(request, explicit_language)
         if isinstance(decision, Decision.Refused):
-            await self._refuse(request, decision)
+            await self._refuse(request, decision, create=create)
             return
-        await self._record(request, S.ACCEPTED, changes=decision.accepted_changes)
+        accepted = self._step(request, request.state, S.ACCEPTED, changes=decision.accepted_changes,
+                              claim_active=decision.claim_active)
+        try:
+            await self._commit(request, accepted, create=create)
+        except ActiveClaimTaken:
+            await self._refuse(request, Decision.Refused(RefusalReason.ALREADY_ACTIVE), create=create)
+            return
         await self._reserve_and_dial(request, decision.subscriber)
 
     async def _reserve_and_dial(self, request: CallbackRequest, subscriber: Subscriber) -> None:
@@ -196,19 +204,19 @@ class CallbackEngine:
         if isinstance(grant, Decision.Refused):
             await self._refuse(request, grant)
             return
-        await self._record(request, S.RESERVED, changes={
+        reserved = self._step(request, request.state, S.RESERVED, changes={
             "reservation_id": grant.reservation_id, "max_talk_seconds": grant.max_talk_seconds,
             "leg_a_limit": grant.leg_a_limit, "leg_b_limit": grant.leg_b_limit,
         })
         live = self._calls.track(request, balance_minor=grant.balance_minor, currency=grant.currency)
-        await self._dial(live)
+        await self._dial(live, reserved)
 
     # -- recovery entry points ---------------------------------------------------------------------
 
     async def resume_decision(self, request: CallbackRequest) -> None:
         """A request stored before a restart but not yet reserved: decide (or reserve) again."""
         if request.state is S.RECEIVED:
-            await self._decide_and_dial(request, explicit_language=None)
+            await self._decide_and_dial(request, explicit_language=None, create=False)
             return
         subscriber = await self._decider.directory.lookup(request.requester)
         if subscriber is None:
@@ -232,38 +240,49 @@ class CallbackEngine:
                 leg.ended_at = max(until, leg.answered_at or leg.started_at)
         await self._write_end(request, legs, target, reason, detail, until)
 
-    async def _dial(self, live: LiveCall) -> None:
+    async def _dial(self, live: LiveCall, reserved: Transition | None = None) -> None:
+        """Originate the next attempt; a fresh reservation is persisted in the same commit as the dialling."""
         request = live.request
         attempt = request.attempts + 1
         call_id = f"{request.id}.{attempt}"
-        assert request.callback_number and request.destination and request.leg_a_limit is not None
+        limits = reserved.changes if reserved is not None else {
+            "max_talk_seconds": request.max_talk_seconds, "leg_a_limit": request.leg_a_limit,
+            "leg_b_limit": request.leg_b_limit,
+        }
+        assert request.callback_number and request.destination and limits["leg_a_limit"] is not None
+        max_talk = int(limits["max_talk_seconds"] or 0)  # type: ignore[call-overload]
         plan = CallPlan(
             call_id=call_id, request_id=request.id, attempt=attempt,
             leg_a_number=request.callback_number, leg_a_caller_id=self.dialling.service_caller_id,
             leg_b_number=request.destination,
             leg_b_caller_id=(request.requester if self.dialling.leg_b_caller_id_is_requester
                              else self.dialling.service_caller_id),
-            leg_a_limit=request.leg_a_limit, leg_b_limit=request.leg_b_limit or 0,
+            leg_a_limit=int(limits["leg_a_limit"]),  # type: ignore[call-overload]
+            leg_b_limit=int(limits["leg_b_limit"] or 0),  # type: ignore[call-overload]
             ring_timeout=self.dialling.ring_timeout_seconds,
-            prompt=Prompt(language=request.language, max_seconds=request.max_talk_seconds or 0,
+            prompt=Prompt(language=request.language, max_seconds=max_talk,
                           balance_minor=live.balance_minor, currency=live.currency),
             mode=self.dialling.mode,
         )
         live.start_attempt(plan)
         self._calls.bind(call_id, live)
-        await self._record(request, S.DIALLING_A, changes={"call_id": call_id, "attempts": attempt})
+        steps = (reserved,) if reserved is not None else ()
+        source = reserved.target if reserved is not None else request.state
+        dialling = self._step(request, source, S.DIALLING_A, changes={"call_id": call_id, "attempts": attempt})
+        await self._commit(request, *steps, dialling)
         try:
             await self.switch.originate(plan)
         except Exception as exc:  # the switch refused the call outright: nothing rang
             self._calls.unbind(call_id)
             await self._finish(live, S.FAILED, FailureReason.SWITCH_ERROR.value, detail=str(exc)[:200])
 
-    async def _refuse(self, request: CallbackRequest, refused: Decision.Refused) -> None:
+    async def _refuse(self, request: CallbackRequest, refused: Decision.Refused, create: bool = False) -> None:
         for name, value in refused.changes.items():
             setattr(request, name, value)  # e.g. the subscriber's language, so the notice is in it
         notice = self._notice(request, f"refusal.{refused.reason.value}")
-        await self._record(request, S.REFUSED, reason=refused.reason.value, detail=refused.detail,
-                           changes=refused.changes, notice=notice, release_active=refused.release_claim)
+        step = self._step(request, request.state, S.REFUSED, reason=refused.reason.value, detail=refused.detail,
+                          changes=refused.changes, notice=notice, release_active=refused.release_claim)
+        await self._commit(request, step, create=create)
 
     # -- leg events --------------------------------------------------------------------------------
 
@@ -290,10 +309,17 @@ class CallbackEngine:
             self._calls.unbind(event.call_id)
             await self._call_ended(live)
             return
-        for target in live.pending_states():
-            await self._record(live.request, target, legs=live.leg_snapshot())
-            if target is S.A_ANSWERED:
-                self._arm_guard(live)
+        path = live.pending_states()
+        if not path:
+            return
+        request = live.request
+        legs = live.leg_snapshot()
+        sources = (request.state, *path[:-1])
+        last = path[-1]
+        await self._commit(request, *(self._step(request, source, target, legs=legs if target is last else ())
+                                      for source, target in zip(sources, path, strict=True)))
+        if S.A_ANSWERED in path:
+            self._arm_guard(live)
 
     def _arm_guard(self, live: LiveCall) -> None:
         """The engine's own limit: if the switch overruns the grant, hang up a little after it."""
@@ -409,9 +435,13 @@ class CallbackEngine:
         return Notice(request_id=request.id, msisdn=request.requester, language=request.language,
                       key=key, text=text)
 
-    async def _record(
+    async def _record(self, request: CallbackRequest, target: RequestState, **step: Any) -> None:
+        await self._commit(request, self._step(request, request.state, target, **step))
+
+    def _step(
         self,
         request: CallbackRequest,
+        source: RequestState,
         target: RequestState,
         *,
         reason: str | None = None,
@@ -420,22 +450,31 @@ class CallbackEngine:
         legs: tuple[LegRecord, ...] = (),
         notice: Notice | None = None,
         release_active: bool = False,
-    ) -> None:
-        check_transition(request.state, target)
-        now = self.runtime.now()
-        transition = Transition(
-            request_id=request.id, source=request.state, target=target, at=now, reason=reason,
-            detail=detail, changes=dict(changes or {}), legs=tuple(replace(leg) for leg in legs),
-            notice=notice, release_active=release_active,
+        claim_active: bool = False,
+    ) -> Transition:
+        """``legs`` must be copies the engine no longer changes (``LiveCall.leg_snapshot``)."""
+        check_transition(source, target)
+        return Transition(
+            request_id=request.id, source=source, target=target, at=self.runtime.now(), reason=reason,
+            detail=detail, changes=dict(changes or {}), legs=legs,
+            notice=notice, release_active=release_active, claim_active=claim_active,
         )
-        await self.store.record(transition)
-        request.state = target
-        request.updated_at = now
-        request.reason = reason
-        request.detail = detail
-        for name, value in transition.changes.items():
-            setattr(request, name, value)
-        self._notify(request, transition)
+
+    async def _commit(self, request: CallbackRequest, *steps: Transition, create: bool = False) -> None:
+        """Persist consecutive steps in one transaction, then apply them to the request in memory."""
+        if create:
+            await self.store.create(request, *steps)
+            self._notify(request, Transition(request.id, S.RECEIVED, S.RECEIVED, request.created_at))
+        else:
+            await self.store.record(*steps)
+        for transition in steps:
+            request.state = transition.target
+            request.updated_at = transition.at
+            request.reason = transition.reason
+            request.detail = transition.detail
+            for name, value in transition.changes.items():
+                setattr(request, name, value)
+            self._notify(request, transition)
 
     def _notify(self, request: CallbackRequest, transition: Transition) -> None:
         for listener in self._listeners:

@@ -227,7 +227,8 @@ class Transition:
 
     ``changes`` names CallbackRequest attributes to write alongside the state, so the store never has to
     guess which fields moved. Legs, the notice and the release of the one-active claim are written in the
-    same transaction, so a crash never leaves a terminal state without its CDRs and notice.
+    same transaction, so a crash never leaves a terminal state without its CDRs and notice. The claim of
+    the one-active slot rides with the acceptance for the same reason: no request is accepted without it.
     """
 
     request_id: str
@@ -240,6 +241,7 @@ class Transition:
     legs: tuple[LegRecord, ...] = ()
     notice: Notice | None = None
     release_active: bool = False
+    claim_active: bool = False  # take the requester's one active-callback slot first, or write nothing
 
 
 @dataclass(frozen=True, slots=True)

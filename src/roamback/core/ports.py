@@ -103,14 +103,20 @@ class Notifier(Protocol):
 class RequestStore(Protocol):
     """Durable state of callback requests. Every method returns only after the data is committed."""
 
-    async def create(self, request: CallbackRequest) -> None: ...
+    async def create(self, request: CallbackRequest, *transitions: Transition) -> None:
+        """Store a new request together with what was already decided about it, in one transaction.
 
-    async def record(self, transition: Transition) -> None:
-        """Apply a transition atomically; raise StaleTransition if the stored state is not its source."""
+        Raise ActiveClaimTaken (and store nothing) if a transition claims the requester's active slot
+        and another request holds it.
+        """
         ...
 
-    async def claim_active(self, msisdn: str, request_id: str) -> bool:
-        """Take the subscriber's one active-callback slot; False if another request holds it."""
+    async def record(self, *transitions: Transition) -> None:
+        """Apply consecutive transitions of one request atomically.
+
+        Raise StaleTransition if the stored state is not the first one's source, ActiveClaimTaken as
+        for ``create``; in both cases nothing is written.
+        """
         ...
 
     async def recent_activity(self, msisdn: str, since: datetime) -> RecentActivity: ...
@@ -126,6 +132,10 @@ class RequestStore(Protocol):
     async def unfinished(self) -> list[CallbackRequest]:
         """Requests in a non-terminal state, with their legs, oldest first."""
         ...
+
+
+class ActiveClaimTaken(Exception):
+    """Another request of the same subscriber holds the one active-callback slot."""
 
 
 class StaleTransition(Exception):

@@ -23,14 +23,14 @@ from typing import Any
 
 import phonenumbers
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.engine import Connection
 from twisted.logger import Logger
 
 from ..core.model import Balance, ChargingContext, Grant, Leg, Settlement, Subscriber
 from ..core.ports import ChargingRefused
 from ..core.reasons import RefusalReason
 from ..storage.pool import Database
-from ..storage.prepared import Prepared
+from ..storage.prepared import Prepared, PreparedQuery
 from ..storage.schema import accounts, ledger_entries, reservations
 from .accounts import load_rates
 from .rating import Rate, billed_seconds, call_cost_minor, cost_minor, longest_prefix, max_talk_seconds
@@ -64,6 +64,8 @@ class _Ask:
     at: datetime
 
 
+Row = Mapping[str, Any]
+
 _AVAILABLE_SQL = (
     accounts.c.balance_minor
     + sa.case((accounts.c.postpaid == sa.true(), accounts.c.credit_limit_minor), else_=0)
@@ -71,7 +73,9 @@ _AVAILABLE_SQL = (
 )
 
 # Statements built once, so the writer thread reuses their compiled form (it is the throughput limit).
-_LOCK_ACCOUNT = sa.select(accounts).where(accounts.c.id == sa.bindparam("w_id")).with_for_update()
+_LOCK_ACCOUNT = PreparedQuery(
+    sa.select(accounts).where(accounts.c.id == sa.bindparam("w_id")).with_for_update(), ("w_id",)
+)
 _TAKE = Prepared(
     accounts.update()
     .where(accounts.c.id == sa.bindparam("w_id"), sa.bindparam("w_amount") <= _AVAILABLE_SQL)
@@ -82,10 +86,10 @@ _INSERT_RESERVATION = Prepared(
     reservations.insert(),
     ("id", "account_id", "request_id", "amount_minor", "state", "rating", "created_at"),
 )
-_LOCK_RESERVATION = (
-    sa.select(reservations).where(reservations.c.id == sa.bindparam("w_id")).with_for_update()
+_LOCK_RESERVATION = PreparedQuery(
+    sa.select(reservations).where(reservations.c.id == sa.bindparam("w_id")).with_for_update(), ("w_id",)
 )
-_READ_ACCOUNT = sa.select(accounts).where(accounts.c.id == sa.bindparam("w_id"))
+_READ_ACCOUNT = PreparedQuery(sa.select(accounts).where(accounts.c.id == sa.bindparam("w_id")), ("w_id",))
 _CHARGE = Prepared(
     accounts.update()
     .where(accounts.c.id == sa.bindparam("w_id"))
@@ -105,13 +109,13 @@ _CLOSE_RESERVATION = Prepared(
 )
 
 
-def _available(account: RowMapping) -> int:
+def _available(account: Row) -> int:
     credit = account["credit_limit_minor"] if account["postpaid"] else 0
     return int(account["balance_minor"] + credit - account["reserved_minor"])
 
 
-def _lock_account(conn: Connection, account_id: str) -> RowMapping | None:
-    return conn.execute(_LOCK_ACCOUNT, {"w_id": account_id}).mappings().first()
+def _lock_account(conn: Connection, account_id: str) -> Row | None:
+    return _LOCK_ACCOUNT.first(conn, {"w_id": account_id})
 
 
 def _grant(reservation_id: str, snapshot: Mapping[str, Any]) -> Grant:
@@ -242,7 +246,7 @@ class LedgerCharging:
                     "A": ask.rate_a.to_json(), "B": ask.rate_b.to_json(), "talk": talk,
                     "allowance": ask.allowance, "currency": self._currency, "balance": available,
                 }
-                _INSERT_RESERVATION.run(conn, {
+                _INSERT_RESERVATION.run_later(conn, {
                     "id": ask.reservation_id, "account_id": ask.account_id, "request_id": ask.request_id,
                     "amount_minor": amount, "state": "open", "rating": json.dumps(snapshot),
                     "created_at": ask.at,
@@ -254,7 +258,7 @@ class LedgerCharging:
     def _terminate_unit(
         self, conn: Connection, reservation_id: str, used: dict[Leg, int], at: datetime
     ) -> Settlement | None:
-        row = conn.execute(_LOCK_RESERVATION, {"w_id": reservation_id}).mappings().first()
+        row = _LOCK_RESERVATION.first(conn, {"w_id": reservation_id})
         if row is None:
             return None
         snapshot = json.loads(row["rating"])
@@ -262,7 +266,8 @@ class LedgerCharging:
         if row["state"] == "settled":  # crash recovery asks again: same answer, today's balance
             billed = {Leg.A: int(row["billed_a"]), Leg.B: int(row["billed_b"])}
             leg_costs, _ = _price(snapshot, billed, amount)
-            account = conn.execute(_READ_ACCOUNT, {"w_id": row["account_id"]}).mappings().one()
+            account = _READ_ACCOUNT.first(conn, {"w_id": row["account_id"]})
+            assert account is not None, "a reservation always belongs to an existing account"
             return _settlement(snapshot, billed, leg_costs, account)
         billed = {leg: billed_seconds(Rate.from_json(snapshot[leg.value]), max(0, used.get(leg, 0)))
                   for leg in Leg}
@@ -292,7 +297,7 @@ def _price(snapshot: Mapping[str, Any], billed: dict[Leg, int], amount: int) -> 
     return {Leg.A: capped_a, Leg.B: amount - capped_a}, True
 
 
-def _settle(conn: Connection, row: RowMapping, cost: int, billed: dict[Leg, int], at: datetime) -> RowMapping:
+def _settle(conn: Connection, row: Row, cost: int, billed: dict[Leg, int], at: datetime) -> Row:
     """Charge the cost, release the whole reservation and close it; returns the account afterwards."""
     account_id = row["account_id"]
     _CHARGE.run(conn, {"w_id": account_id, "w_cost": cost, "w_amount": int(row["amount_minor"]),
@@ -300,12 +305,12 @@ def _settle(conn: Connection, row: RowMapping, cost: int, billed: dict[Leg, int]
     account = _lock_account(conn, account_id)
     assert account is not None, "a reservation always belongs to an existing account"
     if cost:  # the ledger records movements; an unanswered call moved nothing
-        _INSERT_ENTRY.run(conn, {
+        _INSERT_ENTRY.run_later(conn, {
             "account_id": account_id, "at": at, "kind": "charge", "amount_minor": -cost,
             "balance_after_minor": account["balance_minor"], "request_id": row["request_id"],
             "note": f"reservation {row['id']}",
         })
-    _CLOSE_RESERVATION.run(conn, {
+    _CLOSE_RESERVATION.run_later(conn, {
         "w_id": row["id"], "state": "settled", "cost_minor": cost, "billed_a": billed[Leg.A],
         "billed_b": billed[Leg.B], "settled_at": at,
     })
@@ -313,7 +318,7 @@ def _settle(conn: Connection, row: RowMapping, cost: int, billed: dict[Leg, int]
 
 
 def _settlement(
-    snapshot: Mapping[str, Any], billed: dict[Leg, int], leg_costs: dict[Leg, int], account: RowMapping
+    snapshot: Mapping[str, Any], billed: dict[Leg, int], leg_costs: dict[Leg, int], account: Row
 ) -> Settlement:
     return Settlement(
         billed_seconds=dict(billed), cost_minor=sum(leg_costs.values()), currency=snapshot["currency"],

@@ -8,7 +8,7 @@ computed here is never a cent short of what the same usage costs at settlement.
 
 from __future__ import annotations
 
-import math
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -70,7 +70,7 @@ def billed_seconds(rate: Rate, used_seconds: int) -> int:
     if used_seconds <= rate.initial_seconds:
         return rate.initial_seconds
     beyond = used_seconds - rate.initial_seconds
-    return rate.initial_seconds + math.ceil(beyond / rate.increment_seconds) * rate.increment_seconds
+    return rate.initial_seconds + -(-beyond // rate.increment_seconds) * rate.increment_seconds
 
 
 def cost_minor(rate: Rate, used_seconds: int) -> int:
@@ -78,7 +78,15 @@ def cost_minor(rate: Rate, used_seconds: int) -> int:
     billed = billed_seconds(rate, used_seconds)
     if billed == 0:
         return 0
-    return rate.connect_fee_minor + math.ceil(Fraction(billed) * Fraction(rate.per_minute_minor) / 60)
+    numerator, denominator = _per_second(rate.per_minute_minor)
+    return rate.connect_fee_minor + -(-billed * numerator // denominator)
+
+
+@functools.lru_cache(maxsize=4096)
+def _per_second(per_minute_minor: Decimal) -> tuple[int, int]:
+    """The exact per-second price as an integer ratio: ceil(a * n / d) in integers is exact and cheap."""
+    price = Fraction(per_minute_minor) / 60
+    return price.numerator, price.denominator
 
 
 def longest_prefix(rates: Mapping[str, Rate], digits: str) -> Rate | None:

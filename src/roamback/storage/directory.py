@@ -22,6 +22,7 @@ from ..core.model import Subscriber
 from ..core.ports import PortUnavailable
 from .engine import make_engine
 from .pool import Database
+from .prepared import PreparedQuery
 from .rows import subscriber_from_row
 from .schema import subscribers
 
@@ -33,7 +34,9 @@ _BOOL_DEFAULTS = {"active": True, "roaming": False, "service_allowed": True}
 _TEXT_COLUMNS = ("language", "visited_region", "account_id", "imsi")
 
 
-_BY_MSISDN = sa.select(subscribers).where(subscribers.c.msisdn == sa.bindparam("w_msisdn"))
+_BY_MSISDN = PreparedQuery(
+    sa.select(subscribers).where(subscribers.c.msisdn == sa.bindparam("w_msisdn")), ("w_msisdn",)
+)
 
 
 class TableDirectory:
@@ -43,9 +46,7 @@ class TableDirectory:
         self._db = db
 
     async def lookup(self, msisdn: str) -> Subscriber | None:
-        row = await self._db.read(
-            lambda conn: conn.execute(_BY_MSISDN, {"w_msisdn": msisdn}).mappings().first()
-        )
+        row = await self._db.read(lambda conn: _BY_MSISDN.first(conn, {"w_msisdn": msisdn}))
         return None if row is None else subscriber_from_row(row)
 
 

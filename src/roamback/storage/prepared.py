@@ -6,17 +6,26 @@ the driver itself; a callback request runs some 35 statements. SQLAlchemy still 
 the SQL is the dialect's own, parameters stay bound (never formatted into the text), and every value
 goes through its column type's bind processor exactly as it would through ``Connection.execute``.
 Only write statements with no result rows belong here; queries keep the full SQLAlchemy path.
+
+``run_later`` goes one step further for rows nothing in the same transaction reads back (history lines,
+CDRs, notices, ledger entries): inside a ``deferred_batch`` they are collected and sent with one
+``executemany`` per statement just before the commit, which on PostgreSQL is one pipelined round trip
+instead of one per row. Outside a batch ``run_later`` is ``run``, so no caller can lose a row by
+forgetting to flush.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy.sql.selectable import Select
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +35,16 @@ class _Compiled:
     constants: dict[str, Any]  # literals the statement carries itself (``else_=0`` and the like)
     processors: tuple[Callable[[Any], Any] | None, ...]
     positional: bool
+    columns: tuple[str, ...] = ()  # a query's result columns, with their type's result processors
+    results: tuple[Callable[[Any], Any] | None, ...] = ()
+
+    def arguments(self, params: Mapping[str, Any]) -> list[Any] | dict[str, Any]:
+        given = {**self.constants, **params} if self.constants else params
+        values = [
+            process(given[name]) if process is not None else given[name]
+            for name, process in zip(self.names, self.processors, strict=True)
+        ]
+        return values if self.positional else dict(zip(self.names, values, strict=True))
 
 
 class Prepared:
@@ -33,31 +52,45 @@ class Prepared:
 
     __slots__ = ("_by_dialect", "_keys", "_statement")
 
-    def __init__(self, statement: UpdateBase, keys: Sequence[str]) -> None:
+    def __init__(self, statement: UpdateBase | Select[Any], keys: Sequence[str]) -> None:
         self._statement = statement
         self._keys = tuple(keys)
         self._by_dialect: dict[str, _Compiled] = {}
 
     def run(self, conn: Connection, params: Mapping[str, Any]) -> int:
         """Execute inside ``conn``'s transaction; return the driver's rowcount (matched rows)."""
-        compiled = self._by_dialect.get(conn.dialect.name) or self._compile(conn.dialect)
-        given = {**compiled.constants, **params} if compiled.constants else params
-        values = [
-            process(given[name]) if process is not None else given[name]
-            for name, process in zip(compiled.names, compiled.processors, strict=True)
-        ]
-        arguments = values if compiled.positional else dict(zip(compiled.names, values, strict=True))
+        compiled = self._compiled(conn)
+        arguments = compiled.arguments(params)
         cursor = conn.connection.driver_connection.cursor()
         try:
             cursor.execute(compiled.sql, arguments)
             return cursor.rowcount
         except conn.dialect.loaded_dbapi.Error as exc:
-            # Callers and the pool's retry logic know SQLAlchemy's exception classes, not each driver's.
-            raise DBAPIError.instance(
-                compiled.sql, arguments, exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
-            ) from exc
+            raise _wrapped(conn, compiled.sql, arguments, exc) from exc
         finally:
             cursor.close()
+
+    def run_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        compiled = self._compiled(conn)
+        arguments = [compiled.arguments(params) for params in rows]
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            cursor.executemany(compiled.sql, arguments)
+        except conn.dialect.loaded_dbapi.Error as exc:
+            raise _wrapped(conn, compiled.sql, arguments, exc) from exc
+        finally:
+            cursor.close()
+
+    def run_later(self, conn: Connection, params: Mapping[str, Any]) -> None:
+        """Queue the row for the batch's flush before commit, or run it now if no batch is open."""
+        pending = getattr(_batch, "pending", None)
+        if pending is None:
+            self.run(conn, params)
+        else:
+            pending.setdefault(self, []).append(params)
+
+    def _compiled(self, conn: Connection) -> _Compiled:
+        return self._by_dialect.get(conn.dialect.name) or self._compile(conn.dialect)
 
     def _compile(self, dialect: Dialect) -> _Compiled:
         column_keys = [key for key in self._keys if not key.startswith("w_")]
@@ -71,6 +104,68 @@ class Prepared:
         if missing:
             raise ValueError(f"statement needs parameters {sorted(missing)} not among {self._keys}")
         processors = tuple(compiled.binds[name].type._cached_bind_processor(dialect) for name in names)
-        result = _Compiled(compiled.string, names, constants, processors, compiled.positional)
+        columns: tuple[str, ...] = ()
+        results: tuple[Callable[[Any], Any] | None, ...] = ()
+        if isinstance(self._statement, Select):
+            selected = list(self._statement.selected_columns)
+            columns = tuple(column.key for column in selected)
+            results = tuple(column.type._cached_result_processor(dialect, None) for column in selected)
+        result = _Compiled(compiled.string, names, constants, processors, compiled.positional, columns, results)
         self._by_dialect[dialect.name] = result
         return result
+
+
+class PreparedQuery(Prepared):
+    """A SELECT run the same way, for the few reads inside write units (row locks, guard checks).
+
+    Rows come back as plain dicts keyed by column name, each value through its type's result
+    processor, so a SQLite timestamp string or a MariaDB tinyint reads as SQLAlchemy would return it.
+    """
+
+    __slots__ = ()
+
+    def first(self, conn: Connection, params: Mapping[str, Any]) -> dict[str, Any] | None:
+        compiled = self._compiled(conn)
+        arguments = compiled.arguments(params)
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            cursor.execute(compiled.sql, arguments)
+            row = cursor.fetchone()
+        except conn.dialect.loaded_dbapi.Error as exc:
+            raise _wrapped(conn, compiled.sql, arguments, exc) from exc
+        finally:
+            cursor.close()
+        if row is None:
+            return None
+        return {
+            name: process(value) if process is not None else value
+            for name, process, value in zip(compiled.columns, compiled.results, row, strict=True)
+        }
+
+
+def _wrapped(conn: Connection, sql: str, arguments: Any, exc: Exception) -> DBAPIError:
+    """Callers and the pool's retry logic know SQLAlchemy's exception classes, not each driver's."""
+    error_class = conn.dialect.loaded_dbapi.Error
+    return DBAPIError.instance(sql, arguments, exc, error_class, dialect=conn.dialect)
+
+
+_batch = threading.local()
+
+
+@contextmanager
+def deferred_batch(conn: Connection) -> Iterator[None]:
+    """Collect ``run_later`` rows of the units run inside, and write them when the block ends cleanly.
+
+    Statements are flushed in the order each was first queued, so a history line queued after its
+    request's INSERT still lands after it; rows of one statement keep their order too.
+    """
+    if getattr(_batch, "pending", None) is not None:
+        raise RuntimeError("deferred batches do not nest")
+    pending: dict[Prepared, list[Mapping[str, Any]]] = {}
+    _batch.pending = pending
+    try:
+        yield
+    finally:
+        _batch.pending = None
+    for prepared, rows in pending.items():
+        prepared.run_many(conn, rows)

@@ -15,12 +15,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from ..core.model import CallbackRequest, LegRecord, RecentActivity, Transition
-from ..core.ports import StaleTransition
+from ..core.ports import ActiveClaimTaken, StaleTransition
 from ..core.states import TERMINAL_STATES, RequestState
 from .pool import Database
 from .prepared import Prepared
@@ -66,29 +66,28 @@ class SqlRequestStore:
         self._db = db
         self._clock = clock
 
-    async def create(self, request: CallbackRequest) -> None:
+    async def create(self, request: CallbackRequest, *transitions: Transition) -> None:
         values = request_values(request)
-
-        def work(conn: Connection) -> None:
-            _INSERT_REQUEST.run(conn, values)
-            _INSERT_EVENT.run(conn, {
-                "request_id": request.id, "at": values["created_at"], "source": None,
-                "target": values["state"], "reason": request.reason, "detail": values["detail"],
-            })
-
-        await self._db.write(work)
-
-    async def record(self, transition: Transition) -> None:
-        changes = _checked_changes(transition.changes)
-        if not await self._db.write(lambda conn: _apply(conn, transition, changes)):
-            raise StaleTransition(
-                f"request {transition.request_id} is not in state {transition.source.value} "
-                f"(wanted {transition.source.value} -> {transition.target.value})"
-            )
-
-    async def claim_active(self, msisdn: str, request_id: str) -> bool:
+        checked = [(transition, _checked_changes(transition.changes)) for transition in transitions]
         since = to_db(self._clock())
-        return await self._db.write(lambda conn: _claim(conn, msisdn, request_id, since))
+        outcome = await self._db.write(lambda conn: _insert(conn, request, values, checked, since))
+        if outcome is _CLAIM_TAKEN:
+            raise ActiveClaimTaken(request.requester)
+
+    async def record(self, *transitions: Transition) -> None:
+        if not transitions:
+            return
+        checked = [(transition, _checked_changes(transition.changes)) for transition in transitions]
+        since = to_db(self._clock())
+        outcome = await self._db.write(lambda conn: _update(conn, checked, since))
+        if outcome is _CLAIM_TAKEN:
+            raise ActiveClaimTaken(transitions[0].request_id)
+        if outcome is _STALE:
+            first = transitions[0]
+            raise StaleTransition(
+                f"request {first.request_id} is not in state {first.source.value} "
+                f"(wanted {first.source.value} -> {transitions[-1].target.value})"
+            )
 
     async def recent_activity(self, msisdn: str, since: datetime) -> RecentActivity:
         params = {"w_msisdn": msisdn, "w_since": to_db(since)}
@@ -172,39 +171,107 @@ def _request_update(change_keys: frozenset[str]) -> Prepared:
     return Prepared(_UPDATE_REQUEST, ("w_id", "w_source", *_ALWAYS_SET, *sorted(change_keys)))
 
 
-def _apply(conn: Connection, transition: Transition, changes: dict[str, Any]) -> bool:
-    """Write the whole transition; False (and nothing written) if the row was not in the source state."""
-    at = to_db(transition.at)
-    detail = truncate(transition.detail, 400)
-    target = transition.target.value
-    updated = _request_update(frozenset(changes)).run(
+# Units of work return one of these instead of raising: an exception would roll back the writer's
+# whole group commit and make it replay every neighbour alone.
+_CLAIM_TAKEN = object()
+_STALE = object()
+Checked = list[tuple[Transition, dict[str, Any]]]
+
+
+def _insert(
+    conn: Connection, request: CallbackRequest, values: dict[str, Any], checked: Checked, since: datetime
+) -> object:
+    """The request row as it stands after ``checked``, written once, with every step's history line."""
+    if _claim_lost(conn, request.requester, checked, since):
+        return _CLAIM_TAKEN
+    final = dict(values)
+    for transition, changes in checked:
+        final.update(changes, state=transition.target.value, reason=transition.reason,
+                     detail=truncate(transition.detail, 400), updated_at=to_db(transition.at))
+    _INSERT_REQUEST.run(conn, final)
+    _INSERT_EVENT.run_later(conn, {
+        "request_id": request.id, "at": values["created_at"], "source": None,
+        "target": values["state"], "reason": request.reason, "detail": values["detail"],
+    })
+    _write_consequences(conn, checked)
+    return None
+
+
+def _update(conn: Connection, checked: Checked, since: datetime) -> object:
+    """One UPDATE from the first step's source to the last step's target, guarded by that source."""
+    first = checked[0][0]
+    last = checked[-1][0]
+    if _claim_lost(conn, None, checked, since):
+        return _CLAIM_TAKEN
+    merged: dict[str, Any] = {}
+    for _, changes in checked:
+        merged.update(changes)
+    updated = _request_update(frozenset(merged)).run(
         conn,
-        {"w_id": transition.request_id, "w_source": transition.source.value, "state": target,
-         "reason": transition.reason, "detail": detail, "updated_at": at, **changes},
+        {"w_id": first.request_id, "w_source": first.source.value, "state": last.target.value,
+         "reason": last.reason, "detail": truncate(last.detail, 400), "updated_at": to_db(last.at), **merged},
     )
     if updated != 1:
+        return _STALE
+    _write_consequences(conn, checked)
+    return None
+
+
+def _claim_lost(conn: Connection, requester: str | None, checked: Checked, since: datetime) -> bool:
+    claimant = next((transition for transition, _ in checked if transition.claim_active), None)
+    if claimant is None:
         return False
-    _INSERT_EVENT.run(
-        conn,
-        {"request_id": transition.request_id, "at": at, "source": transition.source.value,
-         "target": target, "reason": transition.reason, "detail": detail},
-    )
-    for leg in transition.legs:
-        _write_leg(conn, leg)
-    if transition.notice is not None:
-        _INSERT_NOTICE.run(conn, notice_values(transition.notice, transition.at))
-    if transition.release_active:
-        _RELEASE_ACTIVE.run(conn, {"w_id": transition.request_id})
-    return True
+    if requester is None:
+        requester = conn.execute(_REQUESTER, {"w_id": claimant.request_id}).scalar_one()
+    return not _claim(conn, requester, claimant.request_id, since)
+
+
+def _write_consequences(conn: Connection, checked: Checked) -> None:
+    """History lines, legs, notices and the slot's release: rows nothing in the batch reads back."""
+    for transition, _ in checked:
+        at = to_db(transition.at)
+        _INSERT_EVENT.run_later(conn, {
+            "request_id": transition.request_id, "at": at, "source": transition.source.value,
+            "target": transition.target.value, "reason": transition.reason,
+            "detail": truncate(transition.detail, 400),
+        })
+        for leg in transition.legs:
+            _write_leg(conn, leg)
+        if transition.notice is not None:
+            _INSERT_NOTICE.run_later(conn, notice_values(transition.notice, transition.at))
+        if transition.release_active:
+            # Not deferred: a new request of the same subscriber later in this batch must find the slot free.
+            _RELEASE_ACTIVE.run(conn, {"w_id": transition.request_id})
 
 
 def _write_leg(conn: Connection, leg: LegRecord) -> None:
     """A leg is one row per (call_id, leg): written again only to complete what an earlier step knew."""
     values = leg_values(leg)
-    if _UPDATE_LEG.run(conn, {**values, "w_call_id": leg.call_id, "w_leg": values["leg"]}) == 0:
+    upsert = _leg_upsert(conn.dialect.name)
+    if upsert is not None:
+        upsert.run_later(conn, values)
+    elif _UPDATE_LEG.run(conn, {**values, "w_call_id": leg.call_id, "w_leg": values["leg"]}) == 0:
         _INSERT_LEG.run(conn, values)
 
 
+@functools.cache
+def _leg_upsert(dialect: str) -> Prepared | None:
+    """INSERT that updates the existing (call_id, leg) row instead, where the dialect says so in one go."""
+    keep = [name for name in LEG_COLUMNS if name not in ("call_id", "leg")]
+    if dialect in ("sqlite", "postgresql"):
+        insert = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(call_legs)
+        statement = insert.on_conflict_do_update(
+            index_elements=[call_legs.c.call_id, call_legs.c.leg],
+            set_={name: insert.excluded[name] for name in keep},
+        )
+        return Prepared(statement, LEG_COLUMNS)
+    if dialect == "mysql":
+        insert = mysql.insert(call_legs)
+        return Prepared(insert.on_duplicate_key_update({name: insert.inserted[name] for name in keep}), LEG_COLUMNS)
+    return None
+
+
+_REQUESTER = sa.select(callback_requests.c.requester).where(callback_requests.c.id == sa.bindparam("w_id"))
 _CLAIM_HOLDER = sa.select(active_callbacks.c.request_id).where(
     active_callbacks.c.msisdn == sa.bindparam("w_msisdn")
 )
@@ -224,26 +291,26 @@ def _claim_insert(dialect: str) -> Prepared | None:
 
 
 def _claim(conn: Connection, msisdn: str, request_id: str, since: datetime) -> bool:
-    """Check first (writes are serialised per connection); the insert then only loses to another writer.
+    """Insert first (the usual case: the slot is free); only a skipped insert needs the holder read.
 
     Claiming again for the request that holds the slot succeeds: recovery re-decides such requests.
     A lost race must not raise, since an error would roll back the writer's whole group commit: the
     insert skips the conflicting row natively, or (Oracle) a savepoint contains the IntegrityError.
     Savepoints are avoided on SQLite, whose driver lets RELEASE SAVEPOINT commit the transaction early.
     """
-    holder = conn.execute(_CLAIM_HOLDER, {"w_msisdn": msisdn}).scalar()
-    if holder is not None:
-        return holder == request_id
     values = {"msisdn": msisdn, "request_id": request_id, "since": since}
     insert = _claim_insert(conn.dialect.name)
     if insert is not None:
-        return insert.run(conn, values) == 1
-    try:
-        with conn.begin_nested():
-            conn.execute(active_callbacks.insert().values(values))
-    except IntegrityError:
-        return False
-    return True
+        if insert.run(conn, values) == 1:
+            return True
+    else:
+        try:
+            with conn.begin_nested():
+                conn.execute(active_callbacks.insert().values(values))
+            return True
+        except IntegrityError:
+            pass
+    return conn.execute(_CLAIM_HOLDER, {"w_msisdn": msisdn}).scalar() == request_id
 
 
 def _load(
