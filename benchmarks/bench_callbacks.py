@@ -116,7 +116,8 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
-    db = Database(make_engine(url, pool_size=args.readers + 2), reactor, readers=args.readers)
+    db = Database(make_engine(url, pool_size=args.readers + (args.writers or 4) + 1), reactor,
+                  readers=args.readers, writers=args.writers)
     metadata.create_all(db.engine)
     db.start()
     runtime = TwistedRuntime(reactor, speed=args.speed)
@@ -197,6 +198,7 @@ async def offer_load(args: argparse.Namespace, engine: CallbackEngine, probe: La
         "completed_per_s": round(completed() / elapsed, 1),
         "all_done_s": round(elapsed, 2),
         "cpu_s": round(time.process_time() - cpu_start, 2),
+        "cpu_ms_per_request": round((time.process_time() - cpu_start) * 1000 / max(1, submitted), 3),
         "p50_ms": round(percentile(lat, 0.50), 2), "p95_ms": round(percentile(lat, 0.95), 2),
         "p99_ms": round(percentile(lat, 0.99), 2), "max_ms": round(max(lat, default=float("nan")), 2),
         "mean_ms": round(statistics.fmean(lat), 2) if lat else None,
@@ -232,6 +234,7 @@ def main() -> int:
     parser.add_argument("--speed", type=float, default=20.0, help="simulated seconds per real second")
     parser.add_argument("--talk", type=float, default=20.0, help="simulated talk seconds per call")
     parser.add_argument("--readers", type=int, default=4)
+    parser.add_argument("--writers", type=int, default=None, help="writer threads (servers; SQLite has one)")
     parser.add_argument("--hold", type=int, default=0, help="in-flight calls for the memory figure")
     args = parser.parse_args()
     out: dict[str, Any] = {}

@@ -7,9 +7,12 @@ from datetime import UTC, datetime
 import pytest
 import pytest_twisted
 import sqlalchemy as sa
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy.dialects import sqlite
 
 from roamback.core.model import CallbackRequest, Channel
-from roamback.storage.prepared import Prepared
+from roamback.storage.prepared import Prepared, _sqlite_timestamp
 from roamback.storage.rows import REQUEST_COLUMNS, from_db, request_values
 from roamback.storage.schema import callback_requests
 
@@ -53,3 +56,35 @@ def test_a_missing_parameter_is_named() -> None:
     engine = sa.create_engine("sqlite://")
     with engine.begin() as conn, pytest.raises(ValueError, match="w_id"):
         update.run(conn, {"state": "x"})
+
+
+@given(st.datetimes(min_value=datetime(1, 1, 1), timezones=st.sampled_from([UTC, None])))
+def test_sqlite_timestamps_are_bound_as_the_exact_text_sqlalchemy_writes(value: datetime) -> None:
+    """Rows written by prepared statements and by SQLAlchemy must compare and sort as one column."""
+    dialect = sqlite.dialect()
+    own = sa.TIMESTAMP(timezone=True).dialect_impl(dialect).bind_processor(dialect)
+    assert own is not None
+    assert _sqlite_timestamp(value) == own(value)
+
+
+@pytest_twisted.ensureDeferred
+async def test_many_rows_queued_in_a_batch_are_written_at_commit_in_order(database) -> None:
+    """run_later defers to the flush (COPY on PostgreSQL, executemany elsewhere), nothing is lost or reordered."""
+    insert = Prepared(callback_requests.insert(), REQUEST_COLUMNS)
+    rows = []
+    for n in range(25):
+        request = CallbackRequest(id=f"r{n:02d}", channel=Channel.USSD, requester="+33612345678",
+                                  destination_raw="+4930", callback_raw=None, language="fr", created_at=T0)
+        rows.append(request_values(request))
+
+    def unit(conn: sa.Connection) -> int:
+        for values in rows:
+            insert.run_later(conn, values)
+        return conn.execute(sa.select(sa.func.count()).select_from(callback_requests)).scalar_one()
+
+    assert await database.write(unit) == 0, "queued rows are not visible before the flush"
+    stored = await database.read(lambda conn: conn.execute(
+        sa.select(callback_requests.c.id, callback_requests.c.created_at).order_by(callback_requests.c.id)
+    ).all())
+    assert [row.id for row in stored] == [f"r{n:02d}" for n in range(25)]
+    assert {from_db(row.created_at) for row in stored} == {T0}

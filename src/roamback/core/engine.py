@@ -25,6 +25,7 @@ from .model import (
     CallPlan,
     Leg,
     LegEvent,
+    LegEventKind,
     LegRecord,
     Notice,
     Prompt,
@@ -290,22 +291,34 @@ class CallbackEngine:
         live = self._calls.by_call(event.call_id)
         if live is None:
             return  # a call this process no longer tracks (ended, or another node's): nothing to do
-        live.events.append(event)
-        if not live.draining:
+        if live.draining:
+            live.events.append(event)
+            return
+        # Nothing is being persisted for this call, so the event can be folded in at once; most events
+        # (a leg ringing, a leg released just before CALL_ENDED) move no state and need no coroutine.
+        live.observe(event)
+        if self._moves_state(live, event):
             live.draining = True
-            self.runtime.spawn(self._drain(live))
+            self.runtime.spawn(self._drain(live, event))
 
-    async def _drain(self, live: LiveCall) -> None:
-        """Apply a call's events strictly one after another, each persisted before the next."""
+    @staticmethod
+    def _moves_state(live: LiveCall, event: LegEvent) -> bool:
+        return event.kind is LegEventKind.CALL_ENDED or bool(live.pending_states())
+
+    async def _drain(self, live: LiveCall, first: LegEvent) -> None:
+        """Act on a call's events strictly one after another, each persisted before the next."""
         try:
+            await self._act(live, first)
             while live.events:
-                await self._apply(live, live.events.popleft())
+                event = live.events.popleft()
+                live.observe(event)
+                await self._act(live, event)
         finally:
             live.draining = False
 
-    async def _apply(self, live: LiveCall, event: LegEvent) -> None:
-        live.observe(event)
-        if event.kind.value == "call_ended":
+    async def _act(self, live: LiveCall, event: LegEvent) -> None:
+        """Persist what an observed event implies: the end of the call, or the states it reached."""
+        if event.kind is LegEventKind.CALL_ENDED:
             self._calls.unbind(event.call_id)
             await self._call_ended(live)
             return
