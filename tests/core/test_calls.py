@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import astuple, fields
 from datetime import UTC, datetime, timedelta
 
 from roamback.core.calls import CallTracker, LiveCall
-from roamback.core.model import CallbackRequest, CallPlan, Channel, Leg, LegEvent, LegEventKind, Prompt
+from roamback.core.model import (
+    CallbackRequest,
+    CallPlan,
+    Channel,
+    Leg,
+    LegEvent,
+    LegEventKind,
+    LegRecord,
+    Prompt,
+)
 from roamback.core.reasons import HangupCause
 from roamback.core.states import RequestState as S
 
@@ -77,3 +87,13 @@ def test_tracker_finds_by_request_and_call_and_forgets() -> None:
     tracker.forget("r1")
     assert tracker.by_request("r1") is None
     assert len(tracker) == 0
+
+
+def test_a_leg_snapshot_copies_every_field_and_is_independent() -> None:
+    leg = LegRecord("r1", "r1.1", Leg.B, 2, "+4915112345678", "+33612345678", at(1), at(2), at(3), at(4),
+                    HangupCause.NORMAL, 60, 42)
+    assert all(getattr(leg, f.name) != f.default for f in fields(LegRecord)), "every field set off its default"
+    snapshot = leg.copy()
+    assert astuple(snapshot) == astuple(leg) and snapshot is not leg
+    leg.ended_at, leg.billed_seconds = at(9), 120
+    assert (snapshot.ended_at, snapshot.billed_seconds) == (at(4), 60)

@@ -8,7 +8,6 @@ recovery if the process dies; nothing here is the record of truth.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import replace
 
 from .model import CallbackRequest, CallPlan, Leg, LegEvent, LegEventKind, LegRecord
 from .ports import Cancellable
@@ -90,7 +89,7 @@ class LiveCall:
         return path
 
     def leg_snapshot(self) -> tuple[LegRecord, ...]:
-        return tuple(replace(self.legs[leg]) for leg in (Leg.A, Leg.B) if leg in self.legs)
+        return tuple(self.legs[leg].copy() for leg in (Leg.A, Leg.B) if leg in self.legs)
 
     def disarm(self) -> None:
         if self.guard is not None:

@@ -85,6 +85,7 @@ class Database:
         if engine.dialect.name == "sqlite" and self._writer_count != 1:
             raise ValueError("SQLite allows a single writer")
         self._threads: list[threading.Thread] = []
+        self._held = threading.local()  # each writer thread's own connection
         self.batches = 0
         self.units = 0
 
@@ -185,11 +186,17 @@ class Database:
             return fn(conn)
 
     def _write_loop(self) -> None:
+        """Each writer keeps its connection between batches: a checkout costs a ping round trip."""
         stopping = False
-        while not stopping:
-            batch, stopping = self._take(self._queue)
-            if batch:
-                self._commit_batch(batch)
+        try:
+            while not stopping:
+                batch, stopping = self._take(self._queue)
+                if batch:
+                    self._commit_batch(batch)
+        finally:
+            held = getattr(self._held, "conn", None)
+            if held is not None:
+                held.close()
 
     def _commit_batch(self, batch: list[tuple[Work, defer.Deferred[Any]]]) -> None:
         self.batches += 1
@@ -206,15 +213,27 @@ class Database:
 
     def _replay_alone(self, fn: Work) -> Any:
         try:
-            return self._with_retries(lambda: self._commit_alone(fn))
+            return self._with_retries(lambda: self._commit_together([fn])[0])
         except Exception:
             return Failure()
 
     def _commit_together(self, fns: list[Work]) -> list[Any]:
-        with self.engine.begin() as conn:
-            with deferred_batch(conn):
-                results = [fn(conn) for fn in fns]
-            return results
+        conn = self._held_connection()
+        try:
+            with conn.begin(), deferred_batch(conn):
+                return [fn(conn) for fn in fns]
+        except OperationalError:
+            # The server may have dropped it: start the retry on a fresh connection.
+            conn.invalidate()
+            conn.close()
+            self._held.conn = None
+            raise
+
+    def _held_connection(self) -> Connection:
+        conn: Connection | None = getattr(self._held, "conn", None)
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self._held.conn = self.engine.connect()
+        return conn
 
     def _commit_alone(self, fn: Callable[[Connection], T]) -> T:
         with self.engine.begin() as conn:
