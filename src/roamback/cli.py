@@ -49,6 +49,31 @@ def _demo(args: argparse.Namespace, config: Config) -> int:
     return run(config, args)
 
 
+def _simnet(args: argparse.Namespace, config: Config) -> int:
+    install_reactor()
+    from .simnet import SimnetConfigError, run_simnet
+    from .simnet import load_config as load_simnet_config
+
+    try:
+        simnet_config = load_simnet_config(args.simnet_config)
+    except SimnetConfigError as exc:
+        for line in exc.errors:
+            print(line, file=sys.stderr)
+        return EXIT_CONFIG
+    return run_simnet(simnet_config)
+
+
+def _phone(args: argparse.Namespace, config: Config) -> int:
+    host, _, port = args.simnet.rpartition(":")
+    if not host or not port.isdigit():
+        print(f"--simnet: {args.simnet!r} is not HOST:PORT", file=sys.stderr)
+        return EXIT_CONFIG
+    install_reactor()
+    from .simnet import run_phone
+
+    return run_phone(args.msisdn, host.strip("[]"), int(port), args.wait)
+
+
 def _db_upgrade(args: argparse.Namespace, config: Config) -> int:
     from .storage.migrate import upgrade
 
@@ -81,6 +106,18 @@ def _parser() -> argparse.ArgumentParser:
         command("demo", _demo, "run the embedded service and show three call-backs end to end"),
     ):
         sub.add_argument("--config", metavar="FILE", help="YAML configuration (default: embedded mode)")
+
+    simnet = command("simnet", _simnet, "run the simulated SMSC + USSD centre and its handset control API")
+    simnet.add_argument("--config", metavar="FILE", dest="simnet_config",
+                        help="simnet YAML configuration (default: 127.0.0.1:2775, roamback/simnet, port 2776)")
+    phone = command("phone", _phone, "an interactive handset on simnet: USSD strings, 'sms TO TEXT', 'inbox'")
+    phone.add_argument("msisdn", metavar="MSISDN", help="the handset's number, e.g. 447700900001")
+    phone.add_argument("--simnet", metavar="HOST:PORT", default="127.0.0.1:2776",
+                       help="simnet's control API (default: 127.0.0.1:2776)")
+    phone.add_argument("--wait", metavar="SECONDS", type=float, default=30.0,
+                       help="after the end of input, how long to wait for pending screens and SMS (default 30)")
+    for sub in (simnet, phone):
+        sub.set_defaults(config=None)  # the service's configuration stays embedded: simnet has its own
 
     config_parser = command("config", _config_check, "configuration tools")
     config_commands = config_parser.add_subparsers(dest="config_command", required=True, metavar="COMMAND")
