@@ -25,6 +25,7 @@ from .core.reasons import HangupCause
 from .core.recovery import recover
 from .gateway.http_api import build_api_site
 from .gateway.inbox import HandsetInbox
+from .gateway.mobile import Messaging, build_messaging
 from .gateway.outbox_dispatcher import OutboxDispatcher
 from .ledger.backend import LedgerCharging
 from .runtime import TwistedRuntime
@@ -52,6 +53,7 @@ class Components:
     engine: CallbackEngine
     outbox: OutboxStore
     runtime: TwistedRuntime
+    directory: SubscriberDirectory
 
 
 def policy_settings(config: Config) -> PolicySettings:
@@ -118,15 +120,17 @@ async def build_components(config: Config, reactor: Any) -> Components:
                              talk_seconds=sim.talk_seconds,
                              rules=rules_from_config(sim.rules))
     store = SqlRequestStore(db, clock=runtime.now)
+    directory = _directory(config, db, reactor)
     engine = CallbackEngine(
-        runtime=runtime, store=store, directory=_directory(config, db, reactor), charging=charging,
+        runtime=runtime, store=store, directory=directory, charging=charging,
         switch=switch, catalog=MessageCatalog.load(config.messages.directory, config.messages.overrides,
                                     default_language=config.home.default_language),
         policy=policy_settings(config), dialling=dialling_settings(config),
         home_region=config.home.region, default_language=config.home.default_language,
     )
     return Components(config=config, db=db, store=store, charging=charging, switch=switch,
-                      inbox=HandsetInbox(), engine=engine, outbox=OutboxStore(db), runtime=runtime)
+                      inbox=HandsetInbox(), engine=engine, outbox=OutboxStore(db), runtime=runtime,
+                      directory=directory)
 
 
 class RoambackService(MultiService):
@@ -139,6 +143,9 @@ class RoambackService(MultiService):
         self.components: Components | None = None
         self.ready: defer.Deferred[Components] = defer.Deferred()
         self.api_port: Any = None
+        self.messaging: Messaging | None = None
+        self.smpp_endpoints: dict[str, Any] | None = None
+        """Per link name, an endpoint replacing the configured one (tests, simulators)."""
 
     def startService(self) -> None:
         d = defer.Deferred.fromCoroutine(self._start())
@@ -158,16 +165,32 @@ class RoambackService(MultiService):
         if outcome:
             log.info("recovery after restart: {outcome}", outcome=dict(outcome))
         ob = self.config.outbox
-        OutboxDispatcher(parts.outbox, parts.inbox, parts.runtime, self.reactor,
+        messaging = self._messaging(parts)
+        OutboxDispatcher(parts.outbox, messaging.notifier if messaging else parts.inbox, parts.runtime, self.reactor,
                          poll_seconds=ob.poll_seconds, retry_delays_seconds=ob.retry_delays_seconds,
                          max_attempts=ob.max_attempts).setServiceParent(self)
         super().startService()
+        if messaging is not None:  # SMPP links are front doors: after the outbox, before the API
+            messaging.setServiceParent(self)
+            resumed = await messaging.resume()
+            if resumed:
+                log.info("re-ran {count} MO messages acknowledged before the restart", count=resumed)
         if self.config.api.enabled:  # front door last: nothing is accepted before it can be stored
             site = build_api_site(parts.engine, self.config.api.api_key_hashes())
             endpoint = endpoints.serverFromString(self.reactor, self.config.api.listen)
             self.api_port = await endpoint.listen(site)
         log.info("roamback {node} ready", node=self.config.node.name)
         return parts
+
+    def _messaging(self, parts: Components) -> Messaging | None:
+        """SMPP only when links are configured; otherwise notices go to the embedded handset inbox."""
+        if not self.config.smpp.links:
+            return None
+        self.messaging = build_messaging(
+            self.config, db=parts.db, engine=parts.engine, directory=parts.directory, charging=parts.charging,
+            outbox=parts.outbox, runtime=parts.runtime, reactor=self.reactor, endpoints=self.smpp_endpoints,
+        )
+        return self.messaging
 
     async def _stop(self) -> None:
         if self.api_port is not None:

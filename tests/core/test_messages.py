@@ -21,15 +21,29 @@ REQUIRED = (
     | {f"failure.{r.value}" for r in FailureReason}
     | {f"cancelled.{r.value}" for r in CancelReason}
     | {"accepted", "completed", "balance", "help"}
+    | {f"sms.{key}" for key in ("code_sent", "code_pending", "code_text", "registered", "already_registered",
+                                "own_number", "code_wrong", "code_invalid", "unregistered", "not_registered",
+                                "language_set", "language_unknown", "balance_unavailable")}
+    | {"ussd.menu_hint", "ussd.session_expired", "ussd.unavailable"}
 )
 EXPECTED_PLACEHOLDERS = {
     "accepted": {"max_minutes"},
     "completed": {"destination", "duration", "cost", "balance"},
     "balance": {"balance"},
+    "sms.code_sent": {"number", "minutes"},
+    "sms.code_pending": {"number", "minutes"},
+    "sms.code_text": {"requester", "code", "minutes"},
+    **{f"sms.{key}": {"number"} for key in ("registered", "already_registered", "own_number", "unregistered",
+                                             "not_registered")},
+    "sms.code_wrong": {"attempts"},
+    "sms.language_unknown": {"languages"},
+    "ussd.menu_hint": {"code"},
 }
 # The widest values the engine passes, so length checks hold for real texts, not just templates.
 WIDEST = {"max_minutes": "60", "destination": "+491512345678901", "duration": "60:00",
-          "cost": "1234,56 EUR", "balance": "12345,67 EUR"}
+          "cost": "1234,56 EUR", "balance": "12345,67 EUR", "number": "+491512345678901",
+          "minutes": "10", "requester": "+491512345678901", "code": "123456", "attempts": "2",
+          "languages": "ar, en, es, fr, pt, ru"}
 
 
 def _raw_files() -> dict[str, dict]:

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from twisted.internet import reactor, task
 
 from roamback.core.model import Notice
+from roamback.core.ports import NoticeUndeliverable
 from roamback.gateway.outbox_dispatcher import OutboxDispatcher
 from roamback.storage.outbox import OutboxStore
 from roamback.storage.schema import notice_outbox
@@ -120,3 +121,20 @@ async def test_the_service_polls_on_its_clock_and_stops_cleanly(sqlite_database)
     await dispatcher.stopService()
     assert [notice.text for notice in notifier.sent] == ["polled"]
     assert clock.getDelayedCalls() == [], "no tick left scheduled after stop"
+
+
+class RefusingNotifier:
+    async def send(self, notice: Notice) -> str:
+        raise NoticeUndeliverable("ESME_RINVDSTADR: invalid destination")
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_notice_the_network_refuses_for_good_fails_at_once(sqlite_database) -> None:
+    store, runtime = OutboxStore(sqlite_database), SteppedRuntime()
+    refused = await _queue(store, "+33600000003", "never deliverable")
+    dispatcher = OutboxDispatcher(store, RefusingNotifier(), runtime, task.Clock(), poll_seconds=1.0,
+                                  retry_delays_seconds=[10], max_attempts=5)
+    assert await dispatcher.deliver_due() == 0
+    row = await _row(sqlite_database, refused)
+    assert (row["state"], row["attempts"]) == ("failed", 1), "no retries for a permanent refusal"
+    assert "invalid destination" in row["last_error"]

@@ -57,7 +57,8 @@ def test_migration_script_runs_without_binds() -> None:
     script = migrate.offline_sql(ORACLE_19C)
     assert "INSERT INTO alembic_version (version_num) VALUES ('0001')\n" in script
     assert not re.search(r":\w+", re.sub(r"--[^\n]*|'[^']*'", "", script))
-    assert script.count("\n/\n") == script.count("CREATE ") + 1
+    bookkeeping = len(re.findall(r"^(?:INSERT INTO|UPDATE) alembic_version", script, re.M))  # one per revision
+    assert script.count("\n/\n") == script.count("CREATE ") + script.count("ALTER TABLE ") + bookkeeping
 
 
 def test_no_types_19c_lacks(ddl: str) -> None:
@@ -86,7 +87,8 @@ def test_timestamps_keep_the_time_zone(ddl: str) -> None:
         body = _create_table(ddl, table.name)
         for column in table.columns:
             if column.type is Timestamp:
-                assert re.search(rf"\n\s*{column.name} TIMESTAMP WITH TIME ZONE\b", body), (
+                added = rf"ALTER TABLE {table.name} ADD {column.name} TIMESTAMP WITH TIME ZONE\b"  # later revision
+                assert re.search(rf"\n\s*{column.name} TIMESTAMP WITH TIME ZONE\b", body) or re.search(added, ddl), (
                     table.name,
                     column.name,
                 )

@@ -338,6 +338,10 @@ class OutboxConfig(Section):
     max_attempts: int = Field(5, ge=1, description="Attempts before a notice is marked undeliverable.")
 
 
+# The messaging sections live in their own module, which builds on Section and the types defined above.
+from ._messaging import SmppConfig, SmsConfig, UssdConfig  # noqa: E402
+
+
 class Config(Section):
     """The whole configuration. Its repr never shows secrets; ``redacted()`` is what may be displayed."""
 
@@ -353,6 +357,9 @@ class Config(Section):
     messages: MessagesConfig = Field(default_factory=MessagesConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     outbox: OutboxConfig = Field(default_factory=OutboxConfig)
+    smpp: SmppConfig = Field(default_factory=SmppConfig)
+    sms: SmsConfig = Field(default_factory=SmsConfig)
+    ussd: UssdConfig = Field(default_factory=UssdConfig)
 
     def redacted(self) -> dict[str, Any]:
         """A plain dump for display: URLs without passwords, keys as '***', digests shortened."""
@@ -360,6 +367,8 @@ class Config(Section):
         data["database"]["url"] = mask_url(self.database.url)
         if self.directory.sql.url is not None:
             data["directory"]["sql"]["url"] = mask_url(self.directory.sql.url)
+        for link in data["smpp"]["links"]:
+            link["password"] = "***"
         for key in data["api"]["keys"]:
             if key["key"] is not None:
                 key["key"] = "***"

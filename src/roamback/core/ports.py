@@ -94,9 +94,16 @@ class SwitchAdapter(Protocol):
         ...
 
 
+class NoticeUndeliverable(Exception):
+    """The network refused a text for good (bad destination, refused content): do not retry it."""
+
+
 class Notifier(Protocol):
     async def send(self, notice: Notice) -> str:
-        """Deliver a text; return the network's message id. Raise to have the outbox retry later."""
+        """Deliver a text; return the network's message id.
+
+        Raise NoticeUndeliverable when retrying cannot help, anything else to have the outbox retry later.
+        """
         ...
 
 

@@ -15,7 +15,7 @@ from twisted.internet import defer, task
 from twisted.logger import Logger
 
 from ..core.model import Notice
-from ..core.ports import Notifier, Runtime
+from ..core.ports import NoticeUndeliverable, Notifier, Runtime
 from ..storage.outbox import OutboxItem, OutboxStore
 
 log = Logger()
@@ -72,6 +72,10 @@ class OutboxDispatcher(Service):
                         key=item.key, text=item.text)
         try:
             message_id = await self.notifier.send(notice)
+        except NoticeUndeliverable as exc:
+            log.warn("notice {id} refused by the network for good: {error}", id=item.id, error=exc)
+            await self.outbox.mark_failed(item.id, f"{type(exc).__name__}: {exc}"[:200])
+            return 0
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"[:200]
             if item.attempts + 1 >= self.max_attempts:

@@ -7,6 +7,7 @@ resend of a notice whose send succeeded but whose ``mark_sent`` did not commit.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -39,9 +40,13 @@ class OutboxStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def queue(self, notice: Notice, at: datetime) -> int:
-        """For notices that report no transition (confirmation codes, operator broadcasts)."""
-        values = notice_values(notice, at)
+    async def queue(self, notice: Notice, at: datetime, *, priority: int = 5) -> int:
+        """For notices that report no transition (confirmation codes, operator broadcasts).
+
+        Lower ``priority`` goes out first: a reply a subscriber is waiting for on the handset beats a
+        call summary.
+        """
+        values = {**notice_values(notice, at), "priority": priority}
 
         def work(conn: Connection) -> int:
             result = conn.execute(notice_outbox.insert().values(values))
@@ -53,7 +58,7 @@ class OutboxStore:
         query = (
             sa.select(notice_outbox)
             .where(notice_outbox.c.state == QUEUED, notice_outbox.c.next_attempt_at <= to_db(now))
-            .order_by(notice_outbox.c.next_attempt_at, notice_outbox.c.id)
+            .order_by(notice_outbox.c.priority, notice_outbox.c.next_attempt_at, notice_outbox.c.id)
             .limit(limit)
         )
         rows = await self._db.read(lambda conn: conn.execute(query).mappings().all())
@@ -104,6 +109,22 @@ class OutboxStore:
             state=DELIVERED,
         )
         return count > 0
+
+    async def apply_receipt(self, message_ids: Sequence[str], delivery_state: str, delivered: bool,
+                            at: datetime) -> bool:
+        """Record a delivery receipt on the notice sent under one of ``message_ids``.
+
+        Several ids because SMSCs disagree with themselves: some answer submit_sm with a hex id and put
+        the same number in decimal into the receipt, so the caller passes every spelling it can derive.
+        A final failure (UNDELIV, EXPIRED...) keeps the row ``sent``: what failed is the handset's
+        delivery, recorded in ``delivery_state``, not our sending. False if no sent notice matches.
+        """
+        condition = sa.and_(notice_outbox.c.message_id.in_(list(message_ids)),
+                            notice_outbox.c.state.in_((SENT, DELIVERED)))
+        values: dict[str, object] = {"delivery_state": delivery_state[:10], "delivered_at": to_db(at)}
+        if delivered:
+            values["state"] = DELIVERED
+        return await self._update(condition, **values) > 0
 
     async def _update(self, condition: sa.ColumnElement[bool], **values: object) -> int:
         statement = notice_outbox.update().where(condition).values(**values)

@@ -64,6 +64,8 @@ registered_numbers = sa.Table(
     sa.Column("code_hash", sa.String(200)),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("confirmed_at", Timestamp),
+    sa.Column("code_expires_at", Timestamp),
+    sa.Column("code_attempts", sa.Integer, nullable=False, server_default="0"),
     sa.UniqueConstraint("msisdn", "phone", name="uq_registered_msisdn_phone"),
 )
 
@@ -227,7 +229,33 @@ notice_outbox = sa.Table(
     sa.Column("last_error", sa.String(200)),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("sent_at", Timestamp),
+    sa.Column("priority", sa.SmallInteger, nullable=False, server_default="5"),  # lower goes first
+    sa.Column("delivery_state", sa.String(10)),  # the network's last word: DELIVRD, UNDELIV, EXPIRED...
+    sa.Column("delivered_at", Timestamp),
     sa.Index("ix_notice_outbox_state_due", "state", "next_attempt_at"),
+    sa.Index(None, "message_id"),
+)
+
+# Mobile-originated messages, stored before the SMSC is told they arrived (deliver_sm_resp). ``digest``
+# identifies a resend of the same message (the SMSC never saw our answer) so it is acknowledged again
+# without being run twice; it is not unique on its own because a subscriber may send "BAL" twice.
+inbound_messages = sa.Table(
+    "inbound_messages",
+    metadata,
+    _id(),
+    sa.Column("link", sa.String(32), nullable=False),
+    sa.Column("source", sa.String(32), nullable=False),  # as the SMSC sent it, not yet E.164
+    sa.Column("destination", sa.String(32), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),  # decoded, and reassembled when it came in parts
+    sa.Column("data_coding", sa.SmallInteger, nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("network_id", sa.String(64)),  # an SMSC's own id for the message, when it sends one
+    sa.Column("received_at", Timestamp, nullable=False),
+    sa.Column("state", sa.String(10), nullable=False),  # queued | handled | failed
+    sa.Column("handled_at", Timestamp),
+    sa.Column("error", sa.String(200)),
+    sa.Index("ix_inbound_source_digest", "source", "digest", "received_at"),
+    sa.Index(None, "state"),
 )
 
 audit_log = sa.Table(
