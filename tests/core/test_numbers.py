@@ -62,6 +62,23 @@ def test_the_home_region_decides_how_a_national_number_is_read() -> None:
     assert normalise("612345678", "ES") == "+34612345678"
 
 
+@pytest.mark.parametrize(("raw", "region", "expected"), [
+    ("4915112345678", "FR", "+4915112345678"),  # *123*4915112345678#: USSD cannot carry a '+'
+    ("447911123456", "FR", "+447911123456"),
+    ("33612345678", "ES", "+33612345678"),
+    ("612345678", "FR", "+33612345678"),  # valid as national: the national reading wins
+])
+def test_bare_digits_that_are_no_national_number_are_read_as_international(raw: str, region: str,
+                                                                          expected: str) -> None:
+    assert normalise(raw, region) == expected
+
+
+def test_a_bare_number_invalid_both_ways_keeps_the_national_reason() -> None:
+    with pytest.raises(InvalidNumber) as info:
+        normalise("99912345678901", "FR")
+    assert info.value.why == "too_long"
+
+
 def test_calling_code_and_region_of() -> None:
     assert calling_code("FR") == "33"
     assert calling_code("ae") == "971"

@@ -75,8 +75,19 @@ def normalise(raw: str, home_region: str) -> str:
 
     National formats are read as numbers of ``home_region``; the home region's own international
     prefix is understood too. Idempotent: a normalised number normalises to itself.
+
+    Bare digits that are no valid national number are read as international without the ``+``: a USSD
+    string cannot carry a ``+``, and roamers type ``*123*447700900456#`` as the issue's examples do.
+    National reading wins whenever it is valid, so ``0612345678`` stays French for a French subscriber.
     """
-    return _normalise_clean(_clean(raw), home_region.upper(), raw)
+    text = _clean(raw)
+    region = home_region.upper()
+    e164, why = _valid_e164(text, region)
+    if why and text.isdigit() and not text.startswith("0"):
+        e164, _ = _valid_e164("+" + text, region)
+    if not e164:
+        raise InvalidNumber(raw, why)
+    return e164
 
 
 @functools.lru_cache(maxsize=65536)
@@ -87,13 +98,6 @@ def _valid_e164(text: str, region: str) -> tuple[str, str]:
         return _parse_valid(text, region, text), ""
     except InvalidNumber as exc:
         return "", exc.why
-
-
-def _normalise_clean(text: str, region: str, raw: str) -> str:
-    e164, why = _valid_e164(text, region)
-    if why:
-        raise InvalidNumber(raw, why)
-    return e164
 
 
 def _parse_valid(text: str, region: str, raw: str) -> str:
