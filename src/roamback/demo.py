@@ -1,129 +1,216 @@
-"""`roamback demo`: the whole service on embedded defaults, showing three call-backs end to end.
+"""`roamback demo`: the whole service on embedded defaults, asked for three call-backs from the roamers' phones.
 
-It starts the real service (SQLite in a scratch directory, the built-in ledger, the simulated switch,
-the HTTP API on a loopback port with a one-off API key), asks for three call-backs over HTTP as an
-operator's web portal would, prints every transition as it is persisted, then the CDRs, the SMS notices
-and the balances. It exits 0 only if each call-back ended the way the scenario says it must.
+It starts simnet (the simulated operator network: an SMSC and a USSD centre) in this process on loopback
+ports, then the real service (SQLite in a scratch directory, the built-in ledger, the simulated switch)
+with an SMPP link bound to it. The roamers' handsets, attached through simnet's control API, ask for the
+call-backs as they would abroad: alice dials the one-shot USSD string, bruno and carla text ``CB <number>``
+to the service's short code. Every persisted transition is printed as it happens, with what each handset
+sees; then the CDRs and the SMS notices as they sit in each handset's inbox, with the delivery receipt
+the service stored for each. It exits 0 only if each call-back ended the way the scenario says it must
+and each roamer got every text the service sent, confirmed by a receipt.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import secrets
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
 import sqlalchemy as sa
 
 from .app import Components, RoambackService
-from .config import ApiKey, Config
+from .config import Config
 from .core.model import CallbackRequest, Transition
 from .demo_data import DEMO_SUBSCRIBERS
-from .storage.schema import call_legs
+from .demo_network import LINK_NAME, Handset, attach, simnet_config, smpp_link
+from .simnet import RunningSimnet, start_simnet
+from .storage.schema import call_legs, notice_outbox
+
+SPEED = 10.0
+DEFAULT_SHORT_CODE = "1234"
+DESTINATION = "4915112345678"
+BUSY_DESTINATION = "004915100001111"
 
 
 @dataclass(frozen=True)
 class Scenario:
+    name: str
     label: str
-    requester: str
-    destination: str
+    channel: str  # "ussd": dial ``text`` with the service code in it; "sms": text it to the short code
+    text: str
     expect_state: str
     expect_reason: str | None
+    expect_sms: int
+    """Notices the roamer must find in the handset's inbox, each confirmed by a delivery receipt."""
+
+    @property
+    def msisdn(self) -> str:
+        return DEMO_SUBSCRIBERS[self.name]
 
 
-SCENARIOS = (
-    Scenario("completed", DEMO_SUBSCRIBERS["alice"], "+49 151 12345678", "completed", None),
-    Scenario("no credit", DEMO_SUBSCRIBERS["bruno"], "+4915112345678", "refused", "no_credit"),
-    Scenario("B busy", DEMO_SUBSCRIBERS["carla"], "0049 151 0000 1111", "failed", "b_busy"),
-)
+def scenarios(service_code: str) -> tuple[Scenario, ...]:
+    return (
+        Scenario("alice", "completed", "ussd", f"*{service_code}*{DESTINATION}#", "completed", None, 1),
+        Scenario("bruno", "no credit", "sms", f"CB {DESTINATION}", "refused", "no_credit", 1),
+        Scenario("carla", "B busy", "sms", f"CB {BUSY_DESTINATION}", "failed", "b_busy", 2),
+    )
 
 
-def demo_config(config: Config, workdir: str, api_key: str) -> Config:
-    """The user's configuration with a scratch database, a loopback API and a faster clock."""
+def demo_config(config: Config, workdir: str, link: dict[str, Any], short_code: str) -> Config:
+    """The user's configuration with a scratch database, SMPP to the demo's simnet and a faster clock.
+
+    The HTTP API stays closed: every request comes from a handset, through the network.
+    """
     return config.model_copy(update={
         "database": config.database.model_copy(update={"url": f"sqlite:///{workdir}/demo.sqlite"}),
-        "api": config.api.model_copy(update={
-            "enabled": True, "listen": "tcp:0:interface=127.0.0.1",
-            "keys": [ApiKey(name="demo", sha256=hashlib.sha256(api_key.encode()).hexdigest())],
-        }),
+        "api": config.api.model_copy(update={"enabled": False}),
         "switch": config.switch.model_copy(update={
-            "simulated": config.switch.simulated.model_copy(update={"speed": 10.0}),
+            "simulated": config.switch.simulated.model_copy(update={"speed": SPEED}),
         }),
         "outbox": config.outbox.model_copy(update={"poll_seconds": 0.1}),
+        "smpp": type(config.smpp)(links=[link]),
+        "sms": config.sms.model_copy(update={"source_addr": short_code}),
     })
 
 
 class Printer:
+    """Prints transitions and handset events on one time line; remembers each roamer's request."""
+
     def __init__(self, out: TextIO, labels: dict[str, str]) -> None:
         self.out = out
         self.labels = labels
         self.started = time.monotonic()
-        self.pending: dict[str, CallbackRequest] = {}
+        self.requests: dict[str, str] = {}  # requester -> request id
 
     def __call__(self, request: CallbackRequest, transition: Transition) -> None:
-        label = self.labels.get(request.requester, request.requester)
+        self.requests.setdefault(request.requester, request.id)
         extra = f" ({transition.reason})" if transition.reason else ""
         if transition.target.value == "reserved":
             extra = f" (max talk {request.max_talk_seconds}s)"
-        self.out.write(f"[{time.monotonic() - self.started:6.2f}s] {label:<10} {transition.target.value}{extra}\n")
+        self._line(self.labels.get(request.requester, request.requester), f"{transition.target.value}{extra}")
+
+    def handset(self, name: str, text: str) -> None:
+        self._line(f"{name}'s phone", f"| {text}")
+
+    def _line(self, who: str, text: str) -> None:
+        self.out.write(f"[{time.monotonic() - self.started:6.2f}s] {who:<14} {text}\n")
 
 
-async def _post(port: int, api_key: str, body: dict[str, str]) -> dict[str, Any]:
-    import treq
-
-    response = await treq.post(
-        f"http://127.0.0.1:{port}/api/v1/callbacks", json=body,
-        headers={"Authorization": f"Bearer {api_key}"},
-    )
-    return json.loads(await response.text())
-
-
-async def _wait_until(reactor: Any, condition: Any, timeout: float) -> bool:
+async def _wait_until(reactor: Any, condition: Callable[[], Awaitable[bool]], timeout: float) -> bool:
     from twisted.internet import task
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if await condition():
             return True
-        await task.deferLater(reactor, 0.1, lambda: None)
+        await task.deferLater(reactor, 0.05, lambda: None)
     return False
 
 
-async def _scenario_run(reactor: Any, parts: Components, port: int, api_key: str, out: TextIO) -> bool:
-    out.write(f"roamback demo: HTTP API on 127.0.0.1:{port}, simulated switch at 10x speed\n\n")
-    ids = []
-    for scenario in SCENARIOS:
-        answer = await _post(port, api_key, {"requester": scenario.requester,
-                                             "destination": scenario.destination})
-        ids.append(answer["id"])
-        out.write(f"           {scenario.label:<10} -> HTTP answer: {answer['state']}: {answer['message']}\n")
+async def _ask(reactor: Any, scenario: Scenario, handset: Handset, short_code: str) -> bool:
+    """What the roamer does on the phone; waits until the network says the service took it."""
+    if scenario.channel == "ussd":
+        answer = await handset.request(op="dial", text=scenario.text)
 
-    async def all_ended() -> bool:
-        requests = [await parts.engine.get(i) for i in ids]
-        return all(r is not None and r.state.terminal for r in requests)
+        async def seen() -> bool:
+            return any(event["event"] in ("ussd", "ussd_closed") for event in handset.events)
+    else:
+        answer = await handset.request(op="sms", to=short_code, text=scenario.text)
 
-    finished = await _wait_until(reactor, all_ended, 60)
-    sent = await _wait_until(reactor, lambda: _noticed(parts, ids), 10)
-    ok = finished and sent
-    out.write("\nOutcome:\n")
-    for scenario, request_id in zip(SCENARIOS, ids, strict=True):
-        request = await parts.engine.get(request_id)
-        assert request is not None
-        good = request.state.value == scenario.expect_state and request.reason == scenario.expect_reason
-        ok = ok and good
-        out.write(f"  {'ok ' if good else 'BAD'} {scenario.label:<10} {request.state.value}"
-                  f"{' (' + request.reason + ')' if request.reason else ''}\n")
-    await _print_cdrs(parts, ids, out)
-    _print_texts(parts, out)
+        async def seen() -> bool:
+            return any(event["event"] == "sms_sent" for event in handset.events)
+    return bool(answer.get("ok")) and await _wait_until(reactor, seen, 10)
+
+
+async def _notices(parts: Components, msisdn: str) -> list[Any]:
+    def load(conn: sa.Connection) -> list[Any]:
+        query = sa.select(notice_outbox).where(notice_outbox.c.msisdn == msisdn).order_by(notice_outbox.c.id)
+        return list(conn.execute(query))
+
+    return await parts.db.read(load)
+
+
+async def _texts_ok(parts: Components, simnet: RunningSimnet, scenario: Scenario, handset: Handset) -> bool:
+    """Every notice queued for the roamer was receipted as delivered and sits in the handset's inbox."""
+    notices = await _notices(parts, scenario.msisdn)
+    inbox = [message.text for message in simnet.network.handsets.get(scenario.msisdn).inbox]
+    delivered = all(row.delivery_state == "DELIVRD" and row.body in inbox for row in notices)
+    asked = bool(handset.ussd_screens()) if scenario.channel == "ussd" else handset.sms_taken() == 1
+    return asked and delivered and len(notices) == scenario.expect_sms
+
+
+async def _scenario_run(reactor: Any, service: RoambackService, simnet: RunningSimnet, short_code: str,
+                        out: TextIO) -> bool:
+    parts = await service.ready
+    labels = {msisdn: name for name, msisdn in DEMO_SUBSCRIBERS.items()}
+    printer = Printer(out, labels)
+    parts.engine.add_listener(printer)
+    link = parts.config.smpp.links[0]
+    smpp_port, control_port = simnet.smpp_port.getHost().port, simnet.control_port.getHost().port
+    messaging = service.messaging
+
+    async def bound() -> bool:
+        return messaging is not None and bool(messaging.links[LINK_NAME].bound)
+
+    if not await _wait_until(reactor, bound, 5):
+        out.write(f"demo FAILED: the SMPP link did not bind to simnet on 127.0.0.1:{smpp_port}\n")
+        return False
+    out.write(f"roamback demo: simnet SMSC + USSD centre on 127.0.0.1:{smpp_port} (SMPP, {link.system_id} bound "
+              f"as transceiver), handsets on its control API 127.0.0.1:{control_port}; short code {short_code}; "
+              f"simulated switch at {SPEED:g}x speed\n\n")
+    plan = scenarios(parts.config.ussd.service_codes[0])
+    handsets = {s.name: await attach(reactor, control_port, s.name, s.msisdn, printer.handset) for s in plan}
+    try:
+        ok = True
+        for scenario in plan:
+            verb = "dials" if scenario.channel == "ussd" else f"texts {short_code}:"
+            printer.handset(scenario.name, f"{verb} {scenario.text}")
+            ok = await _ask(reactor, scenario, handsets[scenario.name], short_code) and ok
+
+        async def settled() -> bool:
+            for scenario in plan:
+                request = await parts.engine.get(printer.requests.get(scenario.msisdn, ""))
+                if request is None or not request.state.terminal:
+                    return False
+                if not await _texts_ok(parts, simnet, scenario, handsets[scenario.name]):
+                    return False
+            return True
+
+        ok = await _wait_until(reactor, settled, 15) and ok
+        ok = await _report(parts, simnet, plan, handsets, printer, out) and ok
+    finally:
+        for handset in handsets.values():
+            handset.transport.loseConnection()
     return ok
 
 
-async def _noticed(parts: Components, ids: list[str]) -> bool:
-    return parts.inbox.delivered >= len(ids)
+async def _report(parts: Components, simnet: RunningSimnet, plan: tuple[Scenario, ...], handsets: dict[str, Handset],
+                  printer: Printer, out: TextIO) -> bool:
+    ok = True
+    out.write("\nOutcome:\n")
+    for scenario in plan:
+        request = await parts.engine.get(printer.requests.get(scenario.msisdn, ""))
+        state = request.state.value if request else "never received"
+        reason = request.reason if request else None
+        texts = await _texts_ok(parts, simnet, scenario, handsets[scenario.name])
+        good = state == scenario.expect_state and reason == scenario.expect_reason and texts
+        ok = ok and good
+        out.write(f"  {'ok ' if good else 'BAD'} {scenario.label:<10} {state}{f' ({reason})' if reason else ''}"
+                  f"{'' if texts else '  (texts missing or not receipted)'}\n")
+    await _print_cdrs(parts, list(printer.requests.values()), out)
+    out.write("\nWhat each roamer saw (USSD screens, then the SMS in the handset's simnet inbox with the delivery "
+              "receipt the service stored):\n")
+    for scenario in plan:
+        for screen in handsets[scenario.name].ussd_screens():
+            out.write(f"  {scenario.name:<6} USSD     {screen}\n")
+        receipts = {row.body: row.delivery_state or row.state for row in await _notices(parts, scenario.msisdn)}
+        for message in simnet.network.handsets.get(scenario.msisdn).inbox:
+            out.write(f"  {scenario.name:<6} {receipts.get(message.text, '?'):<8} {message.text}\n")
+    return ok
 
 
 async def _print_cdrs(parts: Components, ids: list[str], out: TextIO) -> None:
@@ -141,40 +228,37 @@ async def _print_cdrs(parts: Components, ids: list[str], out: TextIO) -> None:
                   f"{hms(row.ended_at):<9} {row.cause or '-':<9} {row.billed_seconds:>5}s {row.cost_minor:>4}\n")
 
 
-def _print_texts(parts: Components, out: TextIO) -> None:
-    out.write("\nSMS notices received by the roamers:\n")
-    for name, msisdn in DEMO_SUBSCRIBERS.items():
-        for text in parts.inbox.texts(msisdn):
-            out.write(f"  {name:<6} {text}\n")
+async def _main(reactor: Any, config: Config, out: TextIO) -> bool:
+    password = secrets.token_hex(4)  # 8 characters: the most SMPP 3.4 allows
+    short_code = config.sms.source_addr if config.sms.source_addr.isdigit() else DEFAULT_SHORT_CODE
+    simnet = await start_simnet(simnet_config(config, password), reactor)
+    try:
+        with tempfile.TemporaryDirectory(prefix="roamback-demo-") as workdir:
+            link = smpp_link(simnet.smpp_port.getHost().port, password)
+            service = RoambackService(demo_config(config, workdir, link, short_code), reactor)
+            service.startService()
+            await service.ready
+            try:
+                return await _scenario_run(reactor, service, simnet, short_code, out)
+            finally:
+                await service.stopService()
+    finally:
+        await simnet.stop()
 
 
 def run(config: Config, args: Any, out: TextIO = sys.stdout) -> int:
-    from twisted.internet import defer, reactor, task
+    from twisted.internet import defer, task
 
-    api_key = secrets.token_urlsafe(24)
-    labels = {msisdn: name for name, msisdn in DEMO_SUBSCRIBERS.items()}
-    with tempfile.TemporaryDirectory(prefix="roamback-demo-") as workdir:
-        service = RoambackService(demo_config(config, workdir, api_key), reactor)
+    result: list[bool] = []
 
-        async def main(_reactor: Any) -> bool:
-            service.startService()
-            parts = await service.ready
-            parts.engine.add_listener(Printer(out, labels))
-            try:
-                return await _scenario_run(reactor, parts, service.api_port.getHost().port, api_key, out)
-            finally:
-                await service.stopService()
+    async def wrapper(r: Any) -> None:
+        result.append(await _main(r, config, out))
 
-        result: list[bool] = []
-
-        async def wrapper(r: Any) -> None:
-            result.append(await main(r))
-
-        try:
-            task.react(lambda r: defer.Deferred.fromCoroutine(wrapper(r)))
-        except SystemExit as exc:  # react() always exits; the outcome is in ``result``
-            if exc.code not in (0, None):
-                return int(exc.code)
-        ok = bool(result and result[0])
+    try:
+        task.react(lambda r: defer.Deferred.fromCoroutine(wrapper(r)))
+    except SystemExit as exc:  # react() always exits; the outcome is in ``result``
+        if exc.code not in (0, None):
+            return int(exc.code)
+    ok = bool(result and result[0])
     out.write(f"\n{'demo finished: every call-back ended as expected' if ok else 'demo FAILED'}\n")
     return 0 if ok else 1
