@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.application.service import MultiService
 from twisted.internet.defer import Deferred, maybeDeferred
@@ -26,7 +26,10 @@ from ..sms import ConcatMode, Reassembler
 from .mo_handler import MoHandler
 from .smpp_notifier import SmppNotifier, SmsSender
 from .sms_commands import RegistrationSettings, SmsCommands
-from .ussd_transport import UssdTransport
+from .ussd_transport import UssdApplication, UssdTransport
+
+if TYPE_CHECKING:
+    from ...ussd_menus import MenuEngine
 
 
 class Messaging(MultiService):
@@ -78,12 +81,20 @@ def build_messaging(
     runtime: Runtime,
     reactor: Any,
     endpoints: Mapping[str, IStreamClientEndpoint] | None = None,
+    menu: MenuEngine | None = None,
 ) -> Messaging:
-    """``endpoints`` replaces the configured endpoint strings (tests and simulators)."""
+    """``endpoints`` replaces the configured endpoint strings (tests and simulators); with ``menu`` the
+    USSD dialogues run the menu engine, without it only one-shot call-backs are served."""
     sms = config.sms
     links: dict[str, EsmeLink] = {}
+    application: UssdApplication | None = None
+    if menu is not None:
+        from ...ussd_menus import SmppMenuApplication  # the menus build on this package: imported late
+
+        application = SmppMenuApplication(menu)
     ussd = UssdTransport(settings=config.ussd, engine=engine, directory=directory, catalog=engine.catalog,
-                         send=lambda name, pdu: links[name].submit(pdu), runtime=runtime, clock=reactor)
+                         send=lambda name, pdu: links[name].submit(pdu), runtime=runtime, clock=reactor,
+                         application=application)
     commands = SmsCommands(
         engine=engine, directory=directory, charging=charging, catalog=engine.catalog,
         keywords=sms.keyword_table(), now=runtime.now,
