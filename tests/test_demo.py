@@ -61,3 +61,15 @@ def test_demo_exits_1_when_a_callback_ends_otherwise(tmp_path: Path) -> None:
     assert "BAD completed  failed (b_busy)" in done.stdout
     assert "ok  no credit  refused (no_credit)" in done.stdout
     assert done.stdout.rstrip().endswith("demo FAILED")
+
+
+def test_demo_with_diameter_charging_debits_the_simnet_ocs(tmp_path: Path) -> None:
+    done, _ = run_demo(tmp_path, "--charging", "diameter")
+    out = done.stdout
+    assert done.returncode == 0, out + done.stderr
+    assert re.search(r"simnet OCS ocs\.simnet\.test \(Diameter Ro\) on 127\.0\.0\.1:\d+", out)
+    for line in ("ok  completed  completed", "ok  no credit  refused (no_credit)", "ok  B busy     failed (b_busy)"):
+        assert line in out
+    accounts = dict(re.findall(r"^  (alice|bruno|carla) +balance +(\d+)  reserved 0$", out, re.MULTILINE))
+    assert int(accounts["alice"]) < 1000  # alice's call was charged by the OCS (CCR-T)
+    assert accounts["bruno"] == "20" and accounts["carla"] == "2000"  # refused and failed: nothing charged

@@ -101,11 +101,11 @@ def _parser() -> argparse.ArgumentParser:
         sub.set_defaults(run=run)
         return sub
 
-    for sub in (
-        command("serve", _serve, "run the service until SIGTERM/SIGINT"),
-        command("demo", _demo, "run the embedded service and show three call-backs end to end"),
-    ):
+    demo = command("demo", _demo, "run the embedded service and show three call-backs end to end")
+    for sub in (command("serve", _serve, "run the service until SIGTERM/SIGINT"), demo):
         sub.add_argument("--config", metavar="FILE", help="YAML configuration (default: embedded mode)")
+    demo.add_argument("--charging", choices=("ledger", "diameter"), default="ledger",
+                      help="charge with the built-in ledger (default) or over Diameter Ro against simnet's OCS")
 
     simnet = command("simnet", _simnet, "run the simulated SMSC + USSD centre and its handset control API")
     simnet.add_argument("--config", metavar="FILE", dest="simnet_config",
@@ -132,6 +132,10 @@ def _parser() -> argparse.ArgumentParser:
     upgrade = command("upgrade", _db_upgrade, "migrate the database schema to the latest revision",
                       db_commands)
     upgrade.add_argument("--config", metavar="FILE", help="YAML configuration (default: embedded mode)")
+
+    from .ops.admin import register as register_admin  # argparse only: no service module is imported
+
+    register_admin(commands)
     return parser
 
 

@@ -8,6 +8,10 @@ to the service's short code. Every persisted transition is printed as it happens
 sees; then the CDRs and the SMS notices as they sit in each handset's inbox, with the delivery receipt
 the service stored for each. It exits 0 only if each call-back ended the way the scenario says it must
 and each roamer got every text the service sent, confirmed by a receipt.
+
+With ``--charging diameter`` simnet's OCS is started too and the service charges over real Diameter Ro on
+loopback (CCR-I before leg A, CCR-T with each leg's seconds) instead of with the built-in ledger; the OCS
+holds the same demo accounts, so the outcomes are the same and its balances are printed at the end.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from .core.model import CallbackRequest, Transition
 from .demo_data import DEMO_SUBSCRIBERS
 from .demo_network import LINK_NAME, Handset, attach, simnet_config, smpp_link
 from .simnet import RunningSimnet, start_simnet
+from .simnet.ocs import OcsSettings, RunningOcs, start_ocs
 from .storage.schema import call_legs, notice_outbox
 
 SPEED = 10.0
@@ -60,14 +65,21 @@ def scenarios(service_code: str) -> tuple[Scenario, ...]:
     )
 
 
-def demo_config(config: Config, workdir: str, link: dict[str, Any], short_code: str) -> Config:
+def demo_config(config: Config, workdir: str, link: dict[str, Any], short_code: str,
+                ocs: RunningOcs | None = None) -> Config:
     """The user's configuration with a scratch database, SMPP to the demo's simnet and a faster clock.
 
     The HTTP API stays closed: every request comes from a handset, through the network.
     """
+    charging = config.charging
+    if ocs is not None:
+        charging = charging.model_copy(update={"backend": "diameter", "diameter": ocs.ro_settings(
+            origin_host="roamback.demo.test", origin_realm="demo.test")})
     return config.model_copy(update={
+        "charging": charging,
         "database": config.database.model_copy(update={"url": f"sqlite:///{workdir}/demo.sqlite"}),
         "api": config.api.model_copy(update={"enabled": False}),
+        "metrics": config.metrics.model_copy(update={"listen": "tcp:0:interface=127.0.0.1"}),
         "switch": config.switch.model_copy(update={
             "simulated": config.switch.simulated.model_copy(update={"speed": SPEED}),
         }),
@@ -228,22 +240,39 @@ async def _print_cdrs(parts: Components, ids: list[str], out: TextIO) -> None:
                   f"{hms(row.ended_at):<9} {row.cause or '-':<9} {row.billed_seconds:>5}s {row.cost_minor:>4}\n")
 
 
-async def _main(reactor: Any, config: Config, out: TextIO) -> bool:
+async def _main(reactor: Any, config: Config, out: TextIO, charging: str = "ledger") -> bool:
     password = secrets.token_hex(4)  # 8 characters: the most SMPP 3.4 allows
     short_code = config.sms.source_addr if config.sms.source_addr.isdigit() else DEFAULT_SHORT_CODE
     simnet = await start_simnet(simnet_config(config, password), reactor)
+    ocs = start_ocs(OcsSettings(listen="127.0.0.1:0"), reactor) if charging == "diameter" else None
+    if ocs is not None:
+        out.write(f"simnet OCS {ocs.settings.origin_host} (Diameter Ro) on 127.0.0.1:{ocs.port}: the service "
+                  "charges over Diameter\n")
     try:
         with tempfile.TemporaryDirectory(prefix="roamback-demo-") as workdir:
             link = smpp_link(simnet.smpp_port.getHost().port, password)
-            service = RoambackService(demo_config(config, workdir, link, short_code), reactor)
+            service = RoambackService(demo_config(config, workdir, link, short_code, ocs), reactor)
             service.startService()
             await service.ready
             try:
-                return await _scenario_run(reactor, service, simnet, short_code, out)
+                ok = await _scenario_run(reactor, service, simnet, short_code, out)
             finally:
                 await service.stopService()
+            if ocs is not None:
+                _print_ocs(ocs, out)
+            return ok
     finally:
+        if ocs is not None:
+            await ocs.stop()
         await simnet.stop()
+
+
+def _print_ocs(ocs: RunningOcs, out: TextIO) -> None:
+    out.write("\nOCS accounts after the CCR-T of each session (minor units):\n")
+    for name, msisdn in DEMO_SUBSCRIBERS.items():
+        account = ocs.account(msisdn)
+        if account is not None and name in ("alice", "bruno", "carla"):
+            out.write(f"  {name:<6} balance {account.balance_minor:>6}  reserved {account.reserved_minor}\n")
 
 
 def run(config: Config, args: Any, out: TextIO = sys.stdout) -> int:
@@ -252,7 +281,7 @@ def run(config: Config, args: Any, out: TextIO = sys.stdout) -> int:
     result: list[bool] = []
 
     async def wrapper(r: Any) -> None:
-        result.append(await _main(r, config, out))
+        result.append(await _main(r, config, out, getattr(args, "charging", "ledger")))
 
     try:
         task.react(lambda r: defer.Deferred.fromCoroutine(wrapper(r)))

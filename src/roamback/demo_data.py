@@ -30,7 +30,7 @@ DEMO_SUBSCRIBERS = {
 }
 
 # name -> (language, visited region or None when at home, prepaid credit in cents)
-_PROFILES = {
+DEMO_PROFILES = {
     "alice": ("en", "ES", 1000),
     "bruno": ("fr", "US", 20),
     "carla": ("es", "DE", 2000),
@@ -41,7 +41,7 @@ _PROFILES = {
 
 
 def demo_subscriber(name: str, home_region: str) -> Subscriber:
-    language, visited, _ = _PROFILES[name]
+    language, visited, _ = DEMO_PROFILES[name]
     return Subscriber(
         msisdn=DEMO_SUBSCRIBERS[name], home_region=home_region, language=language, active=True,
         roaming=visited is not None, visited_region=visited, service_allowed=True, account_id=name,
@@ -52,7 +52,7 @@ def seed(conn: Connection, config: Config, at: datetime) -> bool:
     """Install the demo data if the subscribers table is empty; return whether anything was written."""
     if conn.execute(sa.select(sa.func.count()).select_from(subscribers)).scalar_one():
         return False
-    for name, (_, _, credit) in _PROFILES.items():
+    for name, (_, _, credit) in DEMO_PROFILES.items():
         upsert_subscriber(conn, demo_subscriber(name, config.home.region), at=at)
         create_account(conn, name, currency=config.home.currency, at=at)
         top_up(conn, name, credit, at=at, note="demo credit")

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..gateway.ussd import UssdDialect
+from .ocs.settings import OcsSettings
 
 DEFAULT_SMPP_ENDPOINT = "tcp:2775:interface=127.0.0.1"
 DEFAULT_CONTROL_ENDPOINT = "tcp:2776:interface=127.0.0.1"
@@ -103,6 +104,7 @@ class SimnetConfig(_Section):
     sms: SmsConfig = Field(default_factory=SmsConfig)
     ussd: UssdConfig = Field(default_factory=UssdConfig)
     control: ControlConfig = Field(default_factory=ControlConfig)
+    ocs: OcsSettings = Field(default_factory=OcsSettings, description="The Diameter Ro OCS (off by default).")
 
 
 class SimnetConfigError(Exception):

@@ -23,6 +23,7 @@ from ..ops.logging import configure_logging
 from .config import SimnetConfig
 from .control import ControlFactory
 from .network import SimNetwork
+from .ocs import RunningOcs, start_ocs
 from .phone import Phone
 
 log = Logger()
@@ -33,21 +34,36 @@ class RunningSimnet:
     network: SimNetwork
     smpp_port: IListeningPort
     control_port: IListeningPort
+    ocs: RunningOcs | None = None
 
     def stop(self) -> Deferred[Any]:
-        """Stop accepting, then unbind the ESMEs and cancel the network's timers."""
+        """Stop accepting, then unbind the ESMEs, say DPR to the OCS's peers and cancel the timers."""
         stopping = [self.smpp_port.stopListening(), self.control_port.stopListening(), self.network.stop()]
+        if self.ocs is not None:
+            stopping.append(self.ocs.stop())
         return DeferredList([d for d in stopping if d is not None], consumeErrors=True)
 
 
 def start_simnet(config: SimnetConfig, reactor: Any) -> Deferred[RunningSimnet]:
-    """Listen on both endpoints; fires with the running simulator (tests use port 0 endpoints)."""
+    """Listen on both endpoints, and the OCS's when enabled; fires with the running simulator (tests use
+    port 0 endpoints). An OCS port that cannot be opened fails the start like the other two."""
     network = SimNetwork(config, reactor)
     listening = gatherResults([
         serverFromString(reactor, config.smpp.listen).listen(network.factory),
         serverFromString(reactor, config.control.listen).listen(ControlFactory(network)),
     ], consumeErrors=True)
-    return listening.addCallback(lambda ports: RunningSimnet(network, *ports))
+
+    def started(ports: list[IListeningPort]) -> RunningSimnet:
+        running = RunningSimnet(network, *ports)
+        if config.ocs.enabled:
+            try:
+                running.ocs = start_ocs(config.ocs, reactor)
+            except Exception:
+                running.stop()
+                raise
+        return running
+
+    return listening.addCallback(started)
 
 
 def run_simnet(config: SimnetConfig) -> int:
@@ -63,6 +79,9 @@ def run_simnet(config: SimnetConfig) -> int:
         log.info("simnet: SMSC + USSD centre (dialect {dialect}) on SMPP {host}:{port} for {accounts}; "
                  "handset control API on {chost}:{cport}", dialect=config.ussd.dialect.preset, host=smpp.host,
                  port=smpp.port, accounts=accounts, chost=control.host, cport=control.port)
+        if running.ocs is not None:
+            log.info("simnet: Diameter Ro OCS {host} ({realm}) on port {port}", host=config.ocs.origin_host,
+                     realm=config.ocs.origin_realm, port=running.ocs.port)
         reactor.addSystemEventTrigger("before", "shutdown", running.stop)
 
     def failed(failure: Failure) -> None:
