@@ -239,11 +239,13 @@ class PeerMachine:
 
     def _reject(self, frame: bytes, error: DecodeError) -> None:
         """A well-framed message with broken AVPs: answer a request with the error (RFC 6733 7.2), drop
-        an answer (RFC 6733 6.2: nothing to tell the peer; the request's Tx deals with it)."""
+        an answer (RFC 6733 6.2: nothing to tell the peer; the request's Tx deals with it). The E bit is
+        for protocol errors (3xxx) only; a permanent failure such as 5014 goes in a plain answer."""
         header = codec.decode_header(frame)
         if header.is_request:
             result = encode(avp("Result-Code"), error.result_code)
-            self._out.append(encode_answer(header, (result, *self._base_avps), error=True))
+            protocol_error = 3000 <= int(error.result_code) < 4000
+            self._out.append(encode_answer(header, (result, *self._base_avps), error=protocol_error))
 
     def _fail(self, now: float, reason: str) -> list[Event]:
         """The peer broke the protocol: drop the link; the adapter reconnects (RFC 6733 5.6 Error)."""
