@@ -8,6 +8,12 @@ Stasis, then is destroyed. It refuses what Asterisk refuses: unknown channel or 
 malformed parameter (400), a channel outside Stasis (409/422), a duplicate id (409), originating into an
 application that never registered (400), a request without valid credentials (401).
 
+Inbound calls (the switch-side triggers) arrive as ARI documents them: ``incoming_call`` puts a ringing
+channel (state Ring, caller ID, dialled EXTEN) into the application with ``StasisStart``; it is answered
+only by ``POST /channels/{id}/answer``; DTMF is heard only on an answered channel and reported one
+``ChannelDtmfReceived`` per digit; ``DELETE /channels/{id}`` takes ``reason`` or ``reason_code`` (the Q.850
+cause), never both.
+
 Time comes from the injected runtime (the same one the adapter under test uses), so a scaled
 ``TwistedRuntime`` shortens rings, prompts and TIMEOUT(absolute) alike. The HTTP/WebSocket plumbing lives
 in ``fake_ari_web``.
@@ -57,6 +63,7 @@ class FakeChannel:
     args: list[str]
     local: bool
     created: str
+    inbound: bool = False
     state: str = "Down"
     in_stasis: bool = False
     ringing: bool = False
@@ -91,12 +98,38 @@ class FakeAri:
         self.destroyed: dict[str, int] = {}  # channel id -> cause
         self.broadcast: Callable[[str, dict[str, Any]], None] = lambda app, event: None
         self._playbacks: dict[str, Cancellable] = {}
+        self._inbound_seq = 0
 
     # -- controls for tests ---------------------------------------------------------------------------
 
     def far_hangup(self, channel_id: str, cause: int = 16) -> None:
         """The party on ``channel_id`` hangs up."""
         self._destroy(self.channels[channel_id], cause)
+
+    def incoming_call(self, caller_id: str, exten: str, *, app: str = "roamback", args: tuple[str, ...] = ()) -> str:
+        """A call from ``caller_id`` to ``exten`` reaches ``Stasis(app[,args])`` in the dialplan, unanswered;
+        returns its channel id (Asterisk's uniqueid form)."""
+        assert app in self.apps, f"Stasis({app}) fails: the application is not registered"
+        self._inbound_seq += 1
+        channel = FakeChannel(
+            id=f"1700000000.{self._inbound_seq}", name=f"PJSIP/trunk-{self._inbound_seq:08x}", number=exten,
+            caller_id=caller_id, app=app, args=list(args), local=False, created=self._timestamp(), inbound=True,
+            state="Ring", in_stasis=True,
+        )
+        self.channels[channel.id] = channel
+        self._event("StasisStart", channel, args=channel.args)
+        return channel.id
+
+    def press(self, channel_id: str, digits: str, *, gap: float = 0.0) -> None:
+        """The caller keys ``digits``, ``gap`` seconds apart; DTMF needs media, so the call must be answered."""
+        channel = self.channels[channel_id]
+        assert channel.state == "Up", "no DTMF on a call that was never answered"
+        for index, digit in enumerate(digits):
+            self.runtime.call_later(gap * index, self._dtmf, channel, digit)
+
+    def _dtmf(self, channel: FakeChannel, digit: str) -> None:
+        if self.channels.get(channel.id) is channel:
+            self._event("ChannelDtmfReceived", channel, digit=digit, duration_ms=120)
 
     # -- REST -----------------------------------------------------------------------------------------
 
@@ -192,15 +225,25 @@ class FakeAri:
 
     def _hangup(self, channel_id: str, params: dict[str, str]) -> None:
         channel = self._channel(channel_id)
-        reason = params.get("reason", "normal")
-        if reason not in HANGUP_REASONS:
-            raise FakeAriError(400, "Invalid reason for hangup provided")
-        if channel.state != "Up":
+        if "reason" in params and "reason_code" in params:
+            raise FakeAriError(400, "Invalid reason for hangup provided")  # mutually exclusive
+        if "reason_code" in params:
+            if not params["reason_code"].isdigit():
+                raise FakeAriError(400, "Invalid reason for hangup provided")
+            cause = int(params["reason_code"])
+        else:
+            reason = params.get("reason", "normal")
+            if reason not in HANGUP_REASONS:
+                raise FakeAriError(400, "Invalid reason for hangup provided")
+            cause = HANGUP_REASONS[reason]
+        if channel.state != "Up" and not channel.inbound:  # Dial events belong to channels we dialled
             self._dial(channel, "CANCEL")
-        self._destroy(channel, HANGUP_REASONS[reason])
+        self._destroy(channel, cause)
 
     def _channel_post(self, channel_id: str, action: str, params: dict[str, str]) -> None:
-        if action == "ring":
+        if action == "answer":
+            self._answer(self._channel(channel_id, stasis=True))
+        elif action == "ring":
             self._channel(channel_id, stasis=True).ringing = True
         elif action == "variable":
             variable = params.get("variable")
@@ -212,6 +255,11 @@ class FakeAri:
                 self._set_absolute_timeout(channel, params.get("value", ""))
         else:
             raise FakeAriError(404, "Resource not found")
+
+    def _answer(self, channel: FakeChannel) -> None:
+        if channel.state != "Up":  # answering an answered channel is a no-op, as ast_answer is
+            channel.state = "Up"
+            self._event("ChannelStateChange", channel)
 
     def _set_absolute_timeout(self, channel: FakeChannel, value: str) -> None:
         try:
