@@ -17,7 +17,7 @@ from roamback.core.model import Leg, LegEvent, LegEventKind
 from roamback.core.reasons import HangupCause
 from roamback.switch_adapters.amqp_bus import AmqpBusSettings, AmqpSwitchBus, BadMessage, decode_event, encode_event
 
-from .amqp_switch import BlockingSwitch, rabbitmqctl, require_broker
+from .amqp_switch import COMMAND_SCHEMA, BlockingSwitch, rabbitmqctl, require_broker
 from .ari_harness import make_plan, the_reactor
 
 K, A, B = LegEventKind, Leg.A, Leg.B
@@ -105,6 +105,15 @@ async def test_commands_and_events_round_trip_as_documented(bus: Bus, switch: Bl
     await bus.adapter.hangup("c1")
     hangup, _ = await threads.deferToThread(switch.take_command)
     assert (hangup["type"], hangup["call_id"]) == ("hangup", "c1") and "plan" not in hangup
+
+
+@pytest_twisted.ensureDeferred
+async def test_set_limits_is_a_documented_command(bus: Bus, switch: BlockingSwitch) -> None:
+    await bus.adapter.set_limits("c1", 150, 120)
+    command, _ = await threads.deferToThread(switch.take_command)  # checked against command.schema.json
+    assert (command["type"], command["call_id"]) == ("set_limits", "c1") and "plan" not in command
+    assert command["limits"] == {"leg_a_limit": 150, "leg_b_limit": 120}
+    assert not COMMAND_SCHEMA.is_valid({**command, "type": "hangup"})  # limits belong to set_limits only
 
 
 @pytest_twisted.ensureDeferred

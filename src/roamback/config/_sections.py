@@ -170,6 +170,9 @@ class DiallingConfig(Section):
     a_retry_causes: list[Annotated[HangupCause, AfterValidator(_retry_cause)]] = Field(
         default_factory=lambda: [HangupCause.BUSY, HangupCause.NO_ANSWER],
         description="Leg-A outcomes that are retried. unallocated and rejected never are.")
+    reauthorise_margin_seconds: int = Field(10, ge=0, description="Ask charging to extend a grant this long "
+                                            "before its validity or a leg's limit runs out (grants that say "
+                                            "they are final, like the built-in ledger's, are never extended).")
     leg_b_caller_id: Literal["requester", "service"] = Field(
         "requester", description="Caller ID shown to the destination: the roamer's number (what callers "
         "expect) or the service number (where regulation, e.g. Ofcom C6, requires it).")
@@ -219,19 +222,6 @@ class LedgerConfig(Section):
                                  "subscribers, accounts and rates. Turn off in production.")
 
 
-class ChargingConfig(Section):
-    backend: str = Field("ledger", description="'ledger': the built-in prepaid ledger (Diameter Ro is "
-                         "planned).")
-    ledger: LedgerConfig = Field(default_factory=LedgerConfig, description="Built-in ledger settings.")
-
-    @model_validator(mode="after")
-    def _known_backend(self) -> ChargingConfig:
-        if self.backend != "ledger":
-            raise at("backend", f"unsupported charging backend {self.backend!r}: only 'ledger' is "
-                     "available in this version ('diameter' is planned)")
-        return self
-
-
 class SwitchRule(Section):
     match: Annotated[str, AfterValidator(_regex)] = Field(
         description="Regular expression searched in the E.164 number (anchor it with $).")
@@ -260,12 +250,6 @@ class SimulatedSwitchConfig(Section):
         default_factory=lambda: list(DEFAULT_SWITCH_RULES),
         description="First match wins; numbers matching none answer. Defaults make the demo deterministic: "
         "numbers ending 1111 are busy, 2222 do not answer, 3333 are unallocated, 4444 reject.")
-
-
-class SwitchConfig(Section):
-    adapter: Literal["simulated"] = Field("simulated", description="Only the simulated switch exists yet.")
-    simulated: SimulatedSwitchConfig = Field(default_factory=SimulatedSwitchConfig,
-                                             description="Settings of the simulated switch.")
 
 
 class ApiKey(Section):
@@ -338,7 +322,11 @@ class OutboxConfig(Section):
     max_attempts: int = Field(5, ge=1, description="Attempts before a notice is marked undeliverable.")
 
 
-# The messaging sections live in their own module, which builds on Section and the types defined above.
+# The other sections live in their own modules, which build on Section and the types defined above.
+from ..gateway.switch_triggers import TriggerSettings  # noqa: E402
+from ..ops.settings import MetricsSettings, SnmpSettings  # noqa: E402
+from ._adapters import ChargingConfig, SwitchConfig  # noqa: E402
+from ._menus import UssdHttpConfig, UssdMenuConfig  # noqa: E402
 from ._messaging import SmppConfig, SmsConfig, UssdConfig  # noqa: E402
 
 
@@ -360,6 +348,21 @@ class Config(Section):
     smpp: SmppConfig = Field(default_factory=SmppConfig)
     sms: SmsConfig = Field(default_factory=SmsConfig)
     ussd: UssdConfig = Field(default_factory=UssdConfig)
+    ussd_menu: UssdMenuConfig = Field(default_factory=UssdMenuConfig)
+    ussd_http: UssdHttpConfig = Field(default_factory=UssdHttpConfig)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    snmp: SnmpSettings = Field(default_factory=SnmpSettings)
+    triggers: TriggerSettings = Field(default_factory=TriggerSettings, description="Requests from the home "
+                                      "switch (missed call, personal DID, PIN login, IVR); needs switch.adapter "
+                                      "'ari'. Dialplan: route these numbers to Stasis(<switch.ari.app>).")
+
+    @model_validator(mode="after")
+    def _triggers_need_ari(self) -> Config:
+        t = self.triggers
+        if (t.missed_call_numbers or t.pin_numbers or t.ivr_numbers or t.personal_dids) \
+                and self.switch.adapter != "ari":
+            raise at("triggers", "switch triggers need switch.adapter 'ari' (the calls arrive through ARI)")
+        return self
 
     def redacted(self) -> dict[str, Any]:
         """A plain dump for display: URLs without passwords, keys as '***', digests shortened."""
@@ -369,9 +372,23 @@ class Config(Section):
             data["directory"]["sql"]["url"] = mask_url(self.directory.sql.url)
         for link in data["smpp"]["links"]:
             link["password"] = "***"
+        _hide_secrets(data)
         for key in data["api"]["keys"]:
             if key["key"] is not None:
                 key["key"] = "***"
             if key["sha256"] is not None:
                 key["sha256"] = key["sha256"][:8] + "..."
         return data
+
+
+def _hide_secrets(data: Any) -> None:
+    """Every SecretStr dumps as '**********' already; this also hides what pydantic cannot know is secret."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if key in ("password", "community", "auth_key", "priv_key", "secret") and value is not None:
+                data[key] = "***"
+            else:
+                _hide_secrets(value)
+    elif isinstance(data, list):
+        for item in data:
+            _hide_secrets(item)

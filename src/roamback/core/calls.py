@@ -8,10 +8,11 @@ recovery if the process dies; nothing here is the record of truth.
 from __future__ import annotations
 
 from collections import deque
+from datetime import datetime
 
-from .model import CallbackRequest, CallPlan, Leg, LegEvent, LegEventKind, LegRecord
+from .model import CallbackRequest, CallPlan, Grant, Leg, LegEvent, LegEventKind, LegRecord
 from .ports import Cancellable
-from .reasons import CancelReason
+from .reasons import CancelReason, FailureReason
 from .states import RequestState
 
 S = RequestState
@@ -19,8 +20,8 @@ S = RequestState
 
 class LiveCall:
     __slots__ = (
-        "balance_minor", "call_id", "cancel_reason", "currency", "draining", "events", "guard", "legs",
-        "plan", "request", "settle_failures",
+        "balance_minor", "call_id", "cancel_reason", "currency", "draining", "events", "failure", "grant",
+        "granted_at", "guard", "legs", "plan", "renewal", "request", "settle_failures",
     )
 
     def __init__(self, request: CallbackRequest, balance_minor: int | None, currency: str | None) -> None:
@@ -33,7 +34,12 @@ class LiveCall:
         self.events: deque[LegEvent] = deque()
         self.draining = False
         self.cancel_reason: CancelReason | None = None
+        self.failure: FailureReason | None = None  # charging ended the call: this, whatever the legs say
         self.guard: Cancellable | None = None
+        # The grant in force and when it arrived; None after a restart (its validity is unknown then).
+        self.grant: Grant | None = None
+        self.granted_at: datetime | None = None
+        self.renewal: Cancellable | None = None  # the next interim update of the grant
         self.settle_failures = 0
 
     def start_attempt(self, plan: CallPlan) -> None:
@@ -91,24 +97,38 @@ class LiveCall:
     def leg_snapshot(self) -> tuple[LegRecord, ...]:
         return tuple(self.legs[leg].copy() for leg in (Leg.A, Leg.B) if leg in self.legs)
 
+    def used_seconds(self, now: datetime) -> dict[Leg, int]:
+        """Seconds each leg of the current attempt has used since its answer: what charging is told."""
+        used = {Leg.A: 0, Leg.B: 0}
+        for leg in self.legs.values():
+            used[leg.leg] = leg.used_seconds(now)
+        return used
+
     def disarm(self) -> None:
-        if self.guard is not None:
-            self.guard.cancel()
-            self.guard = None
+        for timer in (self.guard, self.renewal):
+            if timer is not None:
+                timer.cancel()
+        self.guard = self.renewal = None
 
 
 class CallTracker:
     """Finds a live request by its id or by the switch's call id."""
 
-    __slots__ = ("_by_call", "_by_request")
+    __slots__ = ("_by_call", "_by_request", "_by_reservation")
 
     def __init__(self) -> None:
         self._by_request: dict[str, LiveCall] = {}
         self._by_call: dict[str, LiveCall] = {}
+        self._by_reservation: dict[str, LiveCall] = {}  # for the charging system's own requests (RAR, ASR)
 
-    def track(self, request: CallbackRequest, balance_minor: int | None, currency: str | None) -> LiveCall:
+    def track(
+        self, request: CallbackRequest, balance_minor: int | None, currency: str | None,
+        reservation_id: str | None = None,
+    ) -> LiveCall:
         live = LiveCall(request, balance_minor, currency)
         self._by_request[request.id] = live
+        if reservation_id is not None:
+            self._by_reservation[reservation_id] = live
         return live
 
     def bind(self, call_id: str, live: LiveCall) -> None:
@@ -123,12 +143,21 @@ class CallTracker:
             live.disarm()
             if live.call_id is not None:
                 self._by_call.pop(live.call_id, None)
+            if live.request.reservation_id is not None:
+                self._by_reservation.pop(live.request.reservation_id, None)
 
     def by_request(self, request_id: str) -> LiveCall | None:
         return self._by_request.get(request_id)
 
     def by_call(self, call_id: str) -> LiveCall | None:
         return self._by_call.get(call_id)
+
+    def by_reservation(self, reservation_id: str) -> LiveCall | None:
+        return self._by_reservation.get(reservation_id)
+
+    def on_switch(self, live: LiveCall) -> bool:
+        """Whether ``live`` has a call on the switch that has not ended yet."""
+        return live.call_id is not None and self._by_call.get(live.call_id) is live
 
     def __len__(self) -> int:
         return len(self._by_request)

@@ -44,6 +44,7 @@ from .ports import (
     SwitchAdapter,
 )
 from .reasons import CancelReason, FailureReason, HangupCause, RefusalReason
+from .reauthorisation import GrantKeeper
 from .states import RequestState, check_transition
 
 S = RequestState
@@ -62,6 +63,9 @@ class DiallingSettings:
     a_retry_causes: frozenset[HangupCause] = frozenset({HangupCause.BUSY, HangupCause.NO_ANSWER})
     leg_b_caller_id_is_requester: bool = True
     guard_seconds: int = 5  # the engine's own time limit fires this long after the switch's
+    # Ask charging to extend a grant this long before its validity or a leg's limit runs out (at most half
+    # of that span): room for the answer (Diameter Tx) to arrive before the switch cuts the call.
+    reauthorise_margin_seconds: int = 10
 
 
 _A_FAILURES = {
@@ -109,6 +113,11 @@ class CallbackEngine:
             dialling=dialling, home_region=home_region, now=runtime.now,
         )
         self._calls = CallTracker()
+        self._keeper = GrantKeeper(
+            runtime=runtime, charging=charging, switch=switch, calls=self._calls,
+            margin_seconds=dialling.reauthorise_margin_seconds, guard_seconds=dialling.guard_seconds,
+            abort=self._charging_aborted,
+        )
         self._timers: dict[str, Cancellable] = {}
         self._listeners: list[TransitionListener] = []
         switch.subscribe(self._on_leg_event)
@@ -118,6 +127,11 @@ class CallbackEngine:
     def add_listener(self, listener: TransitionListener) -> None:
         """Observe every persisted transition (logs, metrics, the demo's live printout)."""
         self._listeners.append(listener)
+
+    @property
+    def charging_listener(self) -> GrantKeeper:
+        """What a charging backend that speaks first (RoCharging.set_listener) reports RAR and ASR to."""
+        return self._keeper
 
     async def submit(self, trigger: CallbackTrigger) -> CallbackRequest:
         """Decide, store the request with its decision in one transaction, and start dialling.
@@ -168,13 +182,22 @@ class CallbackEngine:
         if live is None:
             return False
         live.cancel_reason = reason
-        timer = self._timers.pop(request_id, None)
+        await self._stop(live, S.CANCELLED, reason.value)
+        return True
+
+    def _charging_aborted(self, live: LiveCall) -> None:
+        """Charging withdrew the whole grant (Diameter ASR): hang up; the request fails on charging."""
+        live.failure = FailureReason.CHARGING_ERROR
+        self.runtime.spawn(self._stop(live, S.FAILED, live.failure.value))
+
+    async def _stop(self, live: LiveCall, target: RequestState, reason: str) -> None:
+        """End a request now: hang its call up (its end is then settled as usual), or finish it at once."""
+        timer = self._timers.pop(live.request.id, None)
         if timer is not None:  # waiting to retry leg A: nothing is on the switch
             timer.cancel()
-            await self._finish(live, S.CANCELLED, reason.value)
-        elif live.call_id is not None:
+            await self._finish(live, target, reason)
+        elif live.call_id is not None and self._calls.on_switch(live):
             await self.switch.hangup(live.call_id)
-        return True
 
     @property
     def live_count(self) -> int:
@@ -209,7 +232,9 @@ class CallbackEngine:
             "reservation_id": grant.reservation_id, "max_talk_seconds": grant.max_talk_seconds,
             "leg_a_limit": grant.leg_a_limit, "leg_b_limit": grant.leg_b_limit,
         })
-        live = self._calls.track(request, balance_minor=grant.balance_minor, currency=grant.currency)
+        live = self._calls.track(request, balance_minor=grant.balance_minor, currency=grant.currency,
+                                 reservation_id=grant.reservation_id)
+        self._keeper.start(live, grant)
         await self._dial(live, reserved)
 
     # -- recovery entry points ---------------------------------------------------------------------
@@ -227,7 +252,7 @@ class CallbackEngine:
 
     async def resume_dialling(self, request: CallbackRequest) -> None:
         """A reserved request (or one waiting to retry) that nothing is dialling yet."""
-        live = self._calls.track(request, balance_minor=None, currency=None)
+        live = self._calls.track(request, balance_minor=None, currency=None, reservation_id=request.reservation_id)
         await self._dial(live)
 
     async def end_request(
@@ -246,20 +271,15 @@ class CallbackEngine:
         request = live.request
         attempt = request.attempts + 1
         call_id = f"{request.id}.{attempt}"
-        limits = reserved.changes if reserved is not None else {
-            "max_talk_seconds": request.max_talk_seconds, "leg_a_limit": request.leg_a_limit,
-            "leg_b_limit": request.leg_b_limit,
-        }
-        assert request.callback_number and request.destination and limits["leg_a_limit"] is not None
-        max_talk = int(limits["max_talk_seconds"] or 0)  # type: ignore[call-overload]
+        max_talk, leg_a_limit, leg_b_limit = self._keeper.limits(live)  # a re-authorised grant, on a retry
+        assert request.callback_number and request.destination
         plan = CallPlan(
             call_id=call_id, request_id=request.id, attempt=attempt,
             leg_a_number=request.callback_number, leg_a_caller_id=self.dialling.service_caller_id,
             leg_b_number=request.destination,
             leg_b_caller_id=(request.requester if self.dialling.leg_b_caller_id_is_requester
                              else self.dialling.service_caller_id),
-            leg_a_limit=int(limits["leg_a_limit"]),  # type: ignore[call-overload]
-            leg_b_limit=int(limits["leg_b_limit"] or 0),  # type: ignore[call-overload]
+            leg_a_limit=leg_a_limit, leg_b_limit=leg_b_limit,
             ring_timeout=self.dialling.ring_timeout_seconds,
             prompt=Prompt(language=request.language, max_seconds=max_talk,
                           balance_minor=live.balance_minor, currency=live.currency),
@@ -296,10 +316,15 @@ class CallbackEngine:
             return
         # Nothing is being persisted for this call, so the event can be folded in at once; most events
         # (a leg ringing, a leg released just before CALL_ENDED) move no state and need no coroutine.
-        live.observe(event)
+        self._observe(live, event)
         if self._moves_state(live, event):
             live.draining = True
             self.runtime.spawn(self._drain(live, event))
+
+    def _observe(self, live: LiveCall, event: LegEvent) -> None:
+        live.observe(event)
+        if event.kind is LegEventKind.ANSWERED:
+            self._keeper.leg_answered(live)
 
     @staticmethod
     def _moves_state(live: LiveCall, event: LegEvent) -> bool:
@@ -311,7 +336,7 @@ class CallbackEngine:
             await self._act(live, first)
             while live.events:
                 event = live.events.popleft()
-                live.observe(event)
+                self._observe(live, event)
                 await self._act(live, event)
         finally:
             live.draining = False
@@ -332,24 +357,15 @@ class CallbackEngine:
         await self._commit(request, *(self._step(request, source, target, legs=legs if target is last else ())
                                       for source, target in zip(sources, path, strict=True)))
         if S.A_ANSWERED in path:
-            self._arm_guard(live)
-
-    def _arm_guard(self, live: LiveCall) -> None:
-        """The engine's own limit: if the switch overruns the grant, hang up a little after it."""
-        limit = (live.request.leg_a_limit or 0) + self.dialling.guard_seconds
-        call_id = live.call_id
-
-        def fire() -> None:
-            if call_id is not None and self._calls.by_call(call_id) is live:
-                self.runtime.spawn(self.switch.hangup(call_id))
-
-        live.guard = self.runtime.call_later(limit, fire)
+            self._keeper.arm_guard(live)
 
     async def _call_ended(self, live: LiveCall) -> None:
         live.disarm()
         a, b = live.legs.get(Leg.A), live.legs.get(Leg.B)
         if live.cancel_reason is not None:
             await self._finish(live, S.CANCELLED, live.cancel_reason.value)
+        elif live.failure is not None:
+            await self._finish(live, S.FAILED, live.failure.value)
         elif b is not None and b.bridged_at is not None:
             await self._finish(live, S.COMPLETED, None)
         elif a is None or a.answered_at is None:

@@ -89,6 +89,15 @@ class SwitchAdapter(Protocol):
 
     async def hangup(self, call_id: str) -> None: ...
 
+    async def set_limits(self, call_id: str, leg_a_limit: int, leg_b_limit: int) -> None:
+        """Move each leg's limit (seconds from that leg's answer, as in the plan) after charging changed it.
+
+        The switch's own timer and backstop must follow the grant: an extended grant would otherwise be cut
+        at the old limit, a withdrawn one would run on. A limit already passed ends the leg at once; an
+        unknown or ended call is ignored.
+        """
+        ...
+
     async def live_calls(self) -> set[str]:
         """Call ids the switch still has, so recovery can clean up after a restart."""
         ...

@@ -9,6 +9,7 @@ request is a handful of byte concatenations. Answers are read for the few AVPs a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 
 from .codec import Avp, Message, encode, encode_message, find
 from .dictionary import (
@@ -131,6 +132,14 @@ class ServiceGrant:
 
 
 @dataclass(frozen=True, slots=True)
+class Cost:
+    """Cost-Information (RFC 4006 8.7) in minor units of its currency, as a Settlement carries money."""
+
+    minor: int
+    currency: str | None  # ISO 4217 letters; None for a numeric code not in the table below
+
+
+@dataclass(frozen=True, slots=True)
 class CreditAnswer:
     result_code: int | None
     origin_host: str | None
@@ -139,6 +148,7 @@ class CreditAnswer:
     validity_seconds: int | None
     final: bool
     failure_handling: int | None
+    cost: Cost | None = None  # what the session cost, when the OCS says (usually on the CCA-T)
 
     def service(self, rating_group: int, service_identifier: int) -> ServiceGrant | None:
         """The MSCC answering for one leg: matched on Rating-Group, then Service-Identifier."""
@@ -176,10 +186,40 @@ def _service(group: Avp) -> ServiceGrant:
     )
 
 
+# Cost-Information and its children are read by code: the client never sends them, so they are not in the
+# dictionary (whose rows say how to encode). Value-Digits is Integer64, Exponent Integer32.
+_COST_INFORMATION, _UNIT_VALUE, _VALUE_DIGITS, _EXPONENT, _CURRENCY_CODE = 423, 445, 447, 429, 425
+# ISO 4217 numeric code -> (letters, minor-unit digits), for the currencies a home network bills in.
+_CURRENCIES: dict[int, tuple[str, int]] = {
+    12: ("DZD", 2), 36: ("AUD", 2), 124: ("CAD", 2), 156: ("CNY", 2), 203: ("CZK", 2), 208: ("DKK", 2),
+    348: ("HUF", 2), 356: ("INR", 2), 376: ("ILS", 2), 392: ("JPY", 0), 410: ("KRW", 0), 414: ("KWD", 3),
+    484: ("MXN", 2), 504: ("MAD", 2), 566: ("NGN", 2), 578: ("NOK", 2), 634: ("QAR", 2), 643: ("RUB", 2),
+    682: ("SAR", 2), 710: ("ZAR", 2), 752: ("SEK", 2), 756: ("CHF", 2), 784: ("AED", 2), 788: ("TND", 3),
+    818: ("EGP", 2), 826: ("GBP", 2), 840: ("USD", 2), 946: ("RON", 2), 949: ("TRY", 2), 950: ("XAF", 0),
+    952: ("XOF", 0), 978: ("EUR", 2), 985: ("PLN", 2), 986: ("BRL", 2),
+}
+
+
+def _cost(group: Avp | None) -> Cost | None:
+    """Value-Digits x 10^Exponent units of the currency, rounded to its minor unit (half up)."""
+    unit_value = find(group.children(), _UNIT_VALUE) if group is not None else None
+    parts = unit_value.children() if unit_value is not None else []
+    digits = find(parts, _VALUE_DIGITS)
+    if group is None or digits is None:
+        return None
+    exponent = find(parts, _EXPONENT)
+    code = find(group.children(), _CURRENCY_CODE)
+    currency, minor_digits = _CURRENCIES.get(code.u32(), (None, 2)) if code is not None else (None, 2)
+    value = int.from_bytes(digits.data, "big", signed=True)
+    amount = Decimal(value).scaleb((exponent.i32() if exponent is not None else 0) + minor_digits)
+    return Cost(minor=int(amount.quantize(Decimal(1), rounding=ROUND_HALF_UP)), currency=currency)
+
+
 def read_answer(message: Message) -> CreditAnswer:
     return CreditAnswer(
         result_code=message.result_code(), origin_host=message.text(264),
         services=tuple(_service(group) for group in message.find_all(456)),
         granted_seconds=_cc_time(message.find(431)), validity_seconds=message.u32(448),
         final=_final(message.find(430)), failure_handling=message.u32(427),
+        cost=_cost(message.find(_COST_INFORMATION)),
     )

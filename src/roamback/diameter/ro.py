@@ -11,6 +11,9 @@ Used-Service-Unit (what Ro wants), and every Grant it returns states the total e
 engine only moves its hang-up timers. Leg A's quota also pays for the prompt and for ringing leg B, hence
 ``max_talk = min(B, A - setup allowance)``.
 
+The Settlement's cost is the CCA-T's Cost-Information when the OCS sends one (in minor units of its
+currency), else 0 with no currency: the OCS, not this class, prices the call.
+
 Server-initiated requests: a RAR is answered and followed at once by a CCR-U; an ASR is answered and passed
 to the listener, whose job is to hang up (and then terminate, which sends the CCR-T).
 """
@@ -170,6 +173,7 @@ class RoCharging:
             if session.settlement is not None:  # settled while we waited for the lock
                 return session.settlement
             billed = {leg: max(0, used.get(leg, 0)) for leg in Leg}
+            cost = None
             if session.controlled:
                 usages = [self._usage(session, leg, used=billed[leg], reason=ReportingReason.FINAL) for leg in Leg]
                 try:
@@ -179,7 +183,9 @@ class RoCharging:
                 if not is_success(answer.result_code):
                     log.warn("CCR-T for {id} answered {code}; usage stands as reported",
                              id=reservation_id, code=answer.result_code)
-            session.settlement = Settlement(billed_seconds=billed, cost_minor=0)
+                cost = answer.cost
+            session.settlement = Settlement(billed_seconds=billed, cost_minor=cost.minor if cost else 0,
+                                            currency=cost.currency if cost else None)
             self._forget(session)
             return session.settlement
 

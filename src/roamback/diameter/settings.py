@@ -16,11 +16,11 @@ class _Strict(BaseModel):
 class DiameterPeerSettings(_Strict):
     name: str = Field(description="Our label for the peer, used in logs and metrics")
     host: str = Field(description="IP address or host name to connect to")
-    port: int = Field(3868, ge=1, le=65535)
+    port: int = Field(3868, ge=1, le=65535, description="Diameter port of the peer (3868 unless agreed)")
     realm: str = Field(description="Realm reached through this peer ('*': every realm, for a relay)")
     priority: int = Field(1, ge=1, description="1 is preferred; equal priorities share the load")
     relay: bool = Field(False, description="A DRA/relay: it routes on Destination-Host to OCS hosts behind it")
-    connect_timeout_seconds: int = Field(5, ge=1)
+    connect_timeout_seconds: int = Field(5, ge=1, description="Give up one connection attempt after this")
 
 
 class LegChargingSettings(_Strict):
@@ -35,21 +35,24 @@ class RoSettings(_Strict):
         max_length=40, description="Our Diameter identity; the OCS/DRA must list it as a known peer "
         "(at most 40 characters: it starts every Session-Id, which is stored as the 64-character reservation id)",
     )
-    origin_realm: str
+    origin_realm: str = Field(description="Our Diameter realm (Origin-Realm)")
     destination_realm: str = Field(description="The OCS realm credit-control requests are routed to")
-    host_ip_addresses: list[str] = Field(default_factory=lambda: ["127.0.0.1"], min_length=1)
+    host_ip_addresses: list[str] = Field(default_factory=lambda: ["127.0.0.1"], min_length=1,
+                                         description="Host-IP-Address values sent in CER")
     vendor_id: int = Field(0, ge=0, description="Our Vendor-Id in CER (0: none assigned)")
-    product_name: str = "roamback"
-    peers: list[DiameterPeerSettings] = Field(min_length=1)
+    product_name: str = Field("roamback", description="Product-Name sent in CER")
+    peers: list[DiameterPeerSettings] = Field(min_length=1, description="OCS or relay peers, by priority")
     tx_seconds: float = Field(10.0, gt=0, description="Tx: wait for a credit-control answer (RFC 4006 13)")
     tw_seconds: float = Field(30.0, ge=6, description="Tw: watchdog interval (RFC 3539, at least 6 s)")
     tc_seconds: float = Field(30.0, gt=0, description="Tc: wait before reconnecting a lost peer")
     failure_handling: Literal["terminate", "continue", "retry_and_terminate"] = Field(
         "terminate", description="Credit-Control-Failure-Handling until an answer says otherwise (RFC 4006 8.14)"
     )
-    service_context_id: str = "32260@3gpp.org"
-    leg_a: LegChargingSettings = LegChargingSettings(rating_group=100, service_identifier=1)
-    leg_b: LegChargingSettings = LegChargingSettings(rating_group=200, service_identifier=2)
+    service_context_id: str = Field("32260@3gpp.org", description="Service-Context-Id of every CCR")
+    leg_a: LegChargingSettings = Field(LegChargingSettings(rating_group=100, service_identifier=1),
+                                       description="Rating keys of the roamer's leg (leg A)")
+    leg_b: LegChargingSettings = Field(LegChargingSettings(rating_group=200, service_identifier=2),
+                                       description="Rating keys of the destination leg (leg B)")
     update_margin_seconds: int = Field(
         2, ge=0, description="Ask for more this long (plus Tx) before a quota or Validity-Time runs out"
     )

@@ -2,8 +2,9 @@
 
 It is a real ``SwitchAdapter``, not a mock: demos and load tests run the whole service against it, so it
 reports what a real switch reports, in the order a real switch reports it, and enforces the plan's leg
-limits itself as a switch-side backstop would. Which number answers, is busy or does not exist is set by
-``OutcomeRule``s, so a demo can show every failure path with ordinary-looking numbers.
+limits itself as a switch-side backstop would (``set_limits`` moves them when charging renews the grant).
+Which number answers, is busy or does not exist is set by ``OutcomeRule``s, so a demo can show every
+failure path with ordinary-looking numbers.
 
 Only the injected ``Runtime`` gives time and timers: with a ``task.Clock`` behind it a test steps through
 a call deterministically, and a ``TwistedRuntime(speed=...)`` compresses every delay and timestamp
@@ -21,7 +22,7 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal, Protocol, cast, get_args
 
@@ -95,13 +96,14 @@ def rules_from_config(specs: Iterable[RuleSpec]) -> tuple[OutcomeRule, ...]:
 class _LegState:
     """One leg of a live call. ``timer`` rings it while dialling and cuts it at its limit once answered."""
 
-    __slots__ = ("leg", "outcome", "phase", "timer")
+    __slots__ = ("answered_at", "leg", "outcome", "phase", "timer")
 
     def __init__(self, leg: Leg, outcome: Outcome) -> None:
         self.leg = leg
         self.outcome = outcome
         self.phase: LegEventKind | None = None  # None: not dialled (or already ended); DIALLING; ANSWERED
         self.timer: Cancellable | None = None
+        self.answered_at: datetime | None = None
 
 
 class _Call:
@@ -180,6 +182,17 @@ class SimulatedSwitch:
             self._finish(call, {Leg.A: HangupCause.CANCELLED, Leg.B: HangupCause.CANCELLED})
             self._deliver()
 
+    async def set_limits(self, call_id: str, leg_a_limit: int, leg_b_limit: int) -> None:
+        """Re-time the cut-off of each answered leg from its answer; a leg still ringing gets it on answer."""
+        call = self._calls.get(call_id)
+        if call is None:
+            return
+        call.plan = replace(call.plan, leg_a_limit=leg_a_limit, leg_b_limit=leg_b_limit)
+        for leg in (call.a, call.b):
+            if leg.phase is LegEventKind.ANSWERED and leg.timer is not None:
+                leg.timer.cancel()
+                leg.timer = self._limit_timer(call, leg)
+
     async def live_calls(self) -> set[str]:
         return set(self._calls)
 
@@ -233,15 +246,20 @@ class SimulatedSwitch:
             self._finish(call, {leg.leg: cause}, first=leg)
             return
         leg.phase = LegEventKind.ANSWERED
-        self._emit(call, LegEventKind.ANSWERED, leg.leg)
-        limit = call.plan.leg_a_limit if leg.leg is Leg.A else call.plan.leg_b_limit
-        leg.timer = self._later(limit, self._limit_reached, call, leg)
+        leg.answered_at = self._emit(call, LegEventKind.ANSWERED, leg.leg)
+        leg.timer = self._limit_timer(call, leg)
         other = call.other(leg)
         if other.phase is LegEventKind.ANSWERED:
             self._emit(call, LegEventKind.BRIDGED)
             call.timer = self._later(call.talk_seconds, self._talk_over, call)
         elif other.phase is None:
             call.timer = self._later(self._prompt_seconds, self._dial, call, other)
+
+    def _limit_timer(self, call: _Call, leg: _LegState) -> Cancellable:
+        limit = call.plan.leg_a_limit if leg.leg is Leg.A else call.plan.leg_b_limit
+        assert leg.answered_at is not None
+        elapsed = (self._runtime.now() - leg.answered_at).total_seconds()
+        return self._later(max(0.0, limit - elapsed), self._limit_reached, call, leg)
 
     def _talk_over(self, call: _Call) -> None:
         call.timer = None
@@ -276,12 +294,13 @@ class SimulatedSwitch:
 
     def _emit(
         self, call: _Call, kind: LegEventKind, leg: Leg | None = None, cause: HangupCause | None = None
-    ) -> None:
+    ) -> datetime:
         at = self._runtime.now()
         if call.last_at is not None and at < call.last_at:
             at = call.last_at  # a wall clock stepped back: a call's own timeline must not
         call.last_at = at
         self._outbox.append(LegEvent(call_id=call.plan.call_id, kind=kind, at=at, leg=leg, cause=cause))
+        return at
 
     def _deliver(self) -> None:
         """Hand queued events to every listener in order; a re-entrant call leaves it to the outer loop."""

@@ -1,5 +1,8 @@
 """The SMPP side of the service, built from configuration: links, the MO handler, USSD and the notifier.
 
+The notifier sends SMS on the sms/both links; with ``ussd.push_via_ussn`` it first pushes call-back
+outcomes as USSN on the ussd/both links (``UssnNotifier``), when the dialect names a USSN op code.
+
 ``app`` adds the returned ``Messaging`` service after the outbox dispatcher, so the links (a front
 door) start last and stop first, and calls ``resume`` so MO messages a previous process acknowledged
 but did not handle run before new ones pile up.
@@ -14,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 from twisted.application.service import MultiService
 from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.internet.interfaces import IStreamClientEndpoint
+from twisted.logger import Logger
 
-from ...config import Config
 from ...core.engine import CallbackEngine
-from ...core.ports import ChargingBackend, Runtime, SubscriberDirectory
+from ...core.ports import ChargingBackend, Notifier, Runtime, SubscriberDirectory
 from ...storage.inbound import InboundStore
 from ...storage.outbox import OutboxStore
 from ...storage.pool import Database
@@ -27,16 +30,20 @@ from .mo_handler import MoHandler
 from .smpp_notifier import SmppNotifier, SmsSender
 from .sms_commands import RegistrationSettings, SmsCommands
 from .ussd_transport import UssdApplication, UssdTransport
+from .ussn_notifier import UssnNotifier
 
 if TYPE_CHECKING:
+    from ...config import Config
     from ...ussd_menus import MenuEngine
+
+log = Logger()
 
 
 class Messaging(MultiService):
     """Every configured link; ``notifier`` replaces the handset inbox as the outbox's Notifier."""
 
     def __init__(self, links: Mapping[str, EsmeLink], handler: MoHandler, ussd: UssdTransport,
-                 notifier: SmppNotifier) -> None:
+                 notifier: Notifier) -> None:
         super().__init__()
         self.links = dict(links)
         self.handler = handler
@@ -54,7 +61,8 @@ class Messaging(MultiService):
 
 
 def submit_sms(links: Mapping[str, EsmeLink], names: list[str], pdu: Pdu) -> Deferred[MessageResp]:
-    """On the first SMS link with a bind up; with none, fail as "not sent" so the outbox retries."""
+    """On the first of the named links with a bind up; with none, fail as "not sent" (the outbox retries,
+    a USSN falls back to SMS)."""
     for name in names:
         if links[name].bound:
             return links[name].submit(pdu)
@@ -108,4 +116,22 @@ def build_messaging(
     sms_links = [link.name for link in config.smpp.links if link.role in ("sms", "both")]
     notifier = SmppNotifier(partial(submit_sms, links, sms_links),
                             SmsSender(sms.source_addr, sms.source_ton, sms.source_npi), concat=ConcatMode(sms.concat))
-    return Messaging(links, handler, ussd, notifier)
+    return Messaging(links, handler, ussd, with_ussn(config, links, notifier))
+
+
+def with_ussn(config: Config, links: Mapping[str, EsmeLink], sms: Notifier) -> Notifier:
+    """``sms`` wrapped to push call-back outcomes by USSN, when configured and the centre can take them."""
+    settings = config.ussd
+    if not settings.push_via_ussn:
+        return sms
+    ussd_links = [link.name for link in config.smpp.links if link.role in ("ussd", "both")]
+    op = settings.dialect.ussn_op
+    if op is None:
+        log.warn("ussd.push_via_ussn is set but dialect {preset!r} has no ussn_op: notices go by SMS",
+                 preset=settings.dialect.preset)
+        return sms
+    if not ussd_links:
+        log.warn("ussd.push_via_ussn is set but no smpp link has role ussd or both: notices go by SMS")
+        return sms
+    return UssnNotifier(sms, partial(submit_sms, links, ussd_links), op=op, settings=settings,
+                        source_addr=settings.source_addr or settings.service_codes[0])

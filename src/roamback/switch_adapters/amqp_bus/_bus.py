@@ -28,7 +28,7 @@ from twisted.logger import Logger
 from ...core.model import CallPlan, LegEvent, LegEventKind
 from ...core.ports import PortUnavailable, Runtime
 from ...runtime import TwistedRuntime
-from ._messages import BadMessage, decode_event, hangup_command, originate_command
+from ._messages import BadMessage, decode_event, hangup_command, originate_command, set_limits_command
 from ._settings import AmqpBusSettings
 
 log = Logger()
@@ -115,6 +115,9 @@ class AmqpSwitchBus(Service):
 
     async def hangup(self, call_id: str) -> None:
         await self._publish(hangup_command(call_id, self._runtime.now()))
+
+    async def set_limits(self, call_id: str, leg_a_limit: int, leg_b_limit: int) -> None:
+        await self._publish(set_limits_command(call_id, leg_a_limit, leg_b_limit, self._runtime.now()))
 
     async def live_calls(self) -> set[str]:
         """Calls commanded or reported by the switch and not yet ended, as far as this process saw."""

@@ -52,6 +52,13 @@ def hangup_command(call_id: str, sent_at: datetime) -> dict[str, Any]:
             "call_id": call_id}
 
 
+def set_limits_command(call_id: str, leg_a_limit: int, leg_b_limit: int, sent_at: datetime) -> dict[str, Any]:
+    """Charging moved the limits of a live call; they count from each leg's answer, like the plan's."""
+    return {"version": VERSION, "type": "set_limits", "command_id": uuid.uuid4().hex,
+            "sent_at": sent_at.isoformat(), "call_id": call_id,
+            "limits": {"leg_a_limit": leg_a_limit, "leg_b_limit": leg_b_limit}}
+
+
 def encode_event(event: LegEvent, event_id: str) -> dict[str, Any]:
     """The wire form of an event: what a switch publishes (used by test switches and bridges)."""
     return {"version": VERSION, "event_id": event_id, "call_id": event.call_id, "kind": event.kind.value,

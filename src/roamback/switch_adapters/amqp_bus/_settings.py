@@ -14,7 +14,7 @@ class AmqpBusSettings(BaseModel):
     username: str = Field("guest", min_length=1, description="AMQP user.")
     password: SecretStr = Field(SecretStr("guest"), description="AMQP password.")
     command_queue: str = Field("roamback.switch.commands", min_length=1, description="Durable queue the switch "
-                               "consumes originate/hangup commands from (command.schema.json).")
+                               "consumes originate/hangup/set_limits commands from (command.schema.json).")
     event_queue: str = Field("roamback.switch.events", min_length=1, description="Durable queue the service "
                              "consumes leg events from (leg_event.schema.json).")
     prefetch: int = Field(256, ge=1, le=65535, description="Unacknowledged events in flight to the service.")

@@ -145,6 +145,20 @@ class AriCall:
             media = [f"sound:{self._settings.sounds.warning}"]
             await self._quietly(self._rest.play_bridge(self.bridge_id, f"{self._base}-warn{leg.lower()}", media))
 
+    async def set_limits(self, leg_a_limit: int, leg_b_limit: int) -> None:
+        """Charging moved the limits: re-time each answered leg's timers and its TIMEOUT(absolute) backstop.
+
+        A leg still ringing takes its new limit on answer, and a leg not yet in the bridge when it enters.
+        """
+        for state, limit in ((self.a, leg_a_limit), (self.b, leg_b_limit)):
+            state.limit = limit
+            if not state.live or state.answered_at is None:
+                continue
+            self._cancel_timers(state)
+            self._arm_limit(state)
+            if state.in_bridge:
+                await self._set_backstop(state, self._runtime.now())
+
     async def hang_up(self) -> None:
         """The core's hangup: every live leg is released; ENDED events follow as channels are destroyed."""
         for state in (self.b, self.a):
@@ -203,10 +217,7 @@ class AriCall:
 
     async def _answered(self, state: LegState, at: datetime | None) -> None:
         state.answered_at = self._emit(LegEventKind.ANSWERED, state.leg, at=at)
-        warning = self._settings.warning_seconds
-        state.timers.append(self._schedule(state.limit, "limit_reached", state.leg))
-        if 0 < warning < state.limit:
-            state.timers.append(self._schedule(state.limit - warning, "warn", state.leg))
+        self._arm_limit(state)
         if state is self.a:
             media = prompt_media(self.plan.prompt, self._settings.sounds)
             try:
@@ -237,11 +248,7 @@ class AriCall:
     async def _entered_bridge(self, state: LegState, at: datetime | None) -> None:
         if state.answered_at is None:
             return
-        at = at or self._runtime.now()
-        elapsed = (at - state.answered_at).total_seconds()
-        remaining = max(0.0, state.limit - elapsed) + self._settings.backstop_seconds
-        # TIMEOUT(absolute) still fires if this process dies: the switch-side backstop of the limit.
-        await self._quietly(self._rest.set_variable(state.channel_id, "TIMEOUT(absolute)", f"{remaining:.1f}"))
+        await self._set_backstop(state, at or self._runtime.now())
         other = self.other(state)
         state.joined = state.in_bridge = True
         if not self._bridged and other.in_bridge and other.live:
@@ -288,6 +295,23 @@ class AriCall:
         return HangupCause.TIME_LIMIT if over else HangupCause.NORMAL
 
     # -- helpers ----------------------------------------------------------------------------------------
+
+    def _arm_limit(self, state: LegState) -> None:
+        """The adapter's timers for an answered leg: the warning tone, then the cut at its limit."""
+        assert state.answered_at is not None
+        elapsed = max(0.0, (self._runtime.now() - state.answered_at).total_seconds())
+        remaining = max(0.0, state.limit - elapsed)
+        warning = self._settings.warning_seconds
+        state.timers.append(self._schedule(remaining, "limit_reached", state.leg))
+        if 0 < warning < remaining:
+            state.timers.append(self._schedule(remaining - warning, "warn", state.leg))
+
+    async def _set_backstop(self, state: LegState, at: datetime) -> None:
+        """TIMEOUT(absolute) still fires if this process dies: the switch-side backstop of the limit."""
+        assert state.answered_at is not None
+        elapsed = (at - state.answered_at).total_seconds()
+        remaining = max(0.0, state.limit - elapsed) + self._settings.backstop_seconds
+        await self._quietly(self._rest.set_variable(state.channel_id, "TIMEOUT(absolute)", f"{remaining:.1f}"))
 
     @staticmethod
     def _cancel_timers(state: LegState) -> None:

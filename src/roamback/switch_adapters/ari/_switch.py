@@ -46,6 +46,7 @@ class AriSwitch(Service):
         self._adopted: dict[str, set[str]] = {}
         self._ended: OrderedDict[str, None] = OrderedDict()
         self._listeners: list[Callable[[LegEvent], None]] = []
+        self._inbound: list[Callable[[dict[str, Any]], None]] = []
         self._sync_waiters: list[Deferred[None]] = []
         self.connected_now = False
 
@@ -78,6 +79,11 @@ class AriSwitch(Service):
     def subscribe(self, listener: Callable[[LegEvent], None]) -> None:
         self._listeners.append(listener)
 
+    def subscribe_inbound(self, listener: Callable[[dict[str, Any]], None]) -> None:
+        """Hand ``listener`` every event about an object this adapter did not create: calls dialled into
+        the Stasis application (the switch-side triggers) share its one event socket this way."""
+        self._inbound.append(listener)
+
     async def originate(self, plan: CallPlan) -> None:
         if plan.call_id in self._calls:
             raise ValueError(f"call {plan.call_id} is already live")
@@ -105,6 +111,11 @@ class AriSwitch(Service):
             await self._quietly(self._rest.hangup(channel_id))
         await self._quietly(self._rest.delete_bridge(f"{base}-bridge"))
 
+    async def set_limits(self, call_id: str, leg_a_limit: int, leg_b_limit: int) -> None:
+        entry = self._calls.get(call_id)
+        if entry is not None:  # an adopted call (before a restart) keeps its TIMEOUT(absolute) until hung up
+            await entry[1].submit(entry[0].set_limits, leg_a_limit, leg_b_limit)
+
     async def live_calls(self) -> set[str]:
         keys = {self._key(channel["id"]) for channel in await self._rest.channels()}
         return {key for key in keys if key is not None} | set(self._calls)
@@ -125,6 +136,8 @@ class AriSwitch(Service):
                           if isinstance(message.get(field), dict) and "id" in message[field]), None)
         key = self._key(object_id) if object_id else None
         if key is None:
+            for listener in self._inbound:
+                listener(message)
             return
         entry = self._calls.get(key)
         if entry is not None:
