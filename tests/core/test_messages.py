@@ -20,7 +20,7 @@ REQUIRED = (
     {f"refusal.{r.value}" for r in RefusalReason}
     | {f"failure.{r.value}" for r in FailureReason}
     | {f"cancelled.{r.value}" for r in CancelReason}
-    | {"accepted", "completed", "balance", "help"}
+    | {"accepted", "completed", "completed_no_balance", "balance", "help"}
     | {f"sms.{key}" for key in ("code_sent", "code_pending", "code_text", "registered", "already_registered",
                                 "own_number", "code_wrong", "code_invalid", "unregistered", "not_registered",
                                 "language_set", "language_unknown", "balance_unavailable")}
@@ -29,6 +29,7 @@ REQUIRED = (
 EXPECTED_PLACEHOLDERS = {
     "accepted": {"max_minutes"},
     "completed": {"destination", "duration", "cost", "balance"},
+    "completed_no_balance": {"destination", "duration", "cost"},
     "balance": {"balance"},
     "sms.code_sent": {"number", "minutes"},
     "sms.code_pending": {"number", "minutes"},

@@ -144,7 +144,7 @@ async def test_updates_keep_a_long_call_going_past_its_first_grant(sqlite_databa
     assert [used[Leg.B] for _at, used in charging.updates] == sorted(used[Leg.B] for _at, used in charging.updates)
     assert limits[:2] == [(done.call_id, 120 + ALLOWANCE, 120), (done.call_id, 180 + ALLOWANCE, 180)]
     assert charging.terminated == [{Leg.A: int(talk(a)), Leg.B: int(talk(b))}]
-    assert (await h.notices(request.id))[0].msg_key == "completed"
+    assert (await h.notices(request.id))[0].msg_key == "completed_no_balance"  # the fake OCS tells no balance
 
 
 @pytest_twisted.ensureDeferred

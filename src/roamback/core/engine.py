@@ -452,8 +452,10 @@ class CallbackEngine:
                      if leg.leg is Leg.B and leg.call_id == request.call_id), 0)
         currency = settlement.currency if settlement and settlement.currency else ""
         cost = format_money(settlement.cost_minor if settlement else 0, currency, request.language)
-        balance = ("-" if settlement is None or settlement.balance_minor is None
-                   else format_money(settlement.balance_minor, currency, request.language))
+        if settlement is None or settlement.balance_minor is None:  # an OCS does not tell the balance
+            return self._notice(request, "completed_no_balance", destination=request.destination or "",
+                                duration=format_duration(talk), cost=cost)
+        balance = format_money(settlement.balance_minor, currency, request.language)
         return self._notice(request, "completed", destination=request.destination or "",
                             duration=format_duration(talk), cost=cost, balance=balance)
 
