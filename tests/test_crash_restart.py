@@ -47,6 +47,7 @@ database: {{url: "sqlite:///{tmp_path / 'crash.sqlite'}"}}
 api:
   listen: "tcp:{port}:interface=127.0.0.1"
   keys: [{{name: crash-test, key: "{API_KEY}"}}]
+metrics: {{listen: "tcp:0:interface=127.0.0.1"}}
 policy: {{resume_window_seconds: 0, cooldown_seconds: 0}}
 switch:
   simulated: {{ring_seconds: 0.2, prompt_seconds: 0.2, talk_seconds: 3600, speed: 1}}

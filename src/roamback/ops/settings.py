@@ -49,7 +49,7 @@ class MetricsSettings(_Section):
 class SnmpUser(_Section):
     """An SNMPv3 USM user: authentication SHA-1 (usmHMACSHAAuthProtocol) and privacy AES-128 (CFB)."""
 
-    name: str = Field(min_length=1, max_length=32)
+    name: str = Field(min_length=1, max_length=32, description="USM user name.")
     auth_key: SecretStr = Field(min_length=8, description="Authentication pass phrase, 8 characters or more.")
     priv_key: SecretStr = Field(min_length=8, description="Privacy pass phrase, 8 characters or more.")
 
@@ -57,13 +57,13 @@ class SnmpUser(_Section):
 class SnmpManager(_Section):
     """Where notifications go. A v3 manager names one of ``users``; ``inform`` asks for acknowledgement."""
 
-    host: str = Field(min_length=1)
-    port: int = Field(162, ge=1, le=65535)
-    version: Literal["v2c", "v3"] = "v2c"
+    host: str = Field(min_length=1, description="Manager address notifications are sent to.")
+    port: int = Field(162, ge=1, le=65535, description="Manager UDP port.")
+    version: Literal["v2c", "v3"] = Field("v2c", description="SNMP version of the notifications.")
     community: SecretStr | None = Field(None, description="v2c community of the manager; default: the "
                                         "agent's own community.")
     user: str | None = Field(None, description="v3: name of a user in snmp.users.")
-    notify: Literal["trap", "inform"] = "trap"
+    notify: Literal["trap", "inform"] = Field("trap", description="inform: the manager acknowledges.")
 
 
 class SnmpThresholds(_Section):
@@ -87,7 +87,7 @@ class SnmpSettings(_Section):
     community: SecretStr | None = Field(None, description="v2c read-only community; none disables v2c.")
     users: list[SnmpUser] = Field(default_factory=list, description="SNMPv3 users (authPriv only).")
     managers: list[SnmpManager] = Field(default_factory=list, description="Notification receivers.")
-    thresholds: SnmpThresholds = Field(default_factory=SnmpThresholds)
+    thresholds: SnmpThresholds = Field(default_factory=SnmpThresholds, description="Alarm thresholds.")
 
     @model_validator(mode="after")
     def _consistent(self) -> SnmpSettings:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 
-from ..gateway.ussd import Dialogue, MenuDial
+from ..gateway.ussd import CallbackDial, Dialogue, MenuDial
 from .engine import MenuEngine
 from .session import MenuSession, Screen
 
@@ -25,8 +25,9 @@ class SmppMenuApplication:
     def __init__(self, engine: MenuEngine) -> None:
         self.engine = engine
 
-    async def begin(self, dialogue: Dialogue, dial: MenuDial) -> Screen:
-        return await self.engine.begin(self._session(dialogue), f"*{dial.service_code}#")
+    async def begin(self, dialogue: Dialogue, dial: MenuDial | CallbackDial) -> Screen:
+        dialled = f"*{dial.service_code}*{dial.number}#" if isinstance(dial, CallbackDial) else f"*{dial.service_code}#"
+        return await self.engine.begin(self._session(dialogue), dialled)
 
     async def answer(self, dialogue: Dialogue, text: str) -> Screen:
         return await self.engine.answer(self._session(dialogue), text)

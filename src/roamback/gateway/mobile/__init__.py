@@ -9,14 +9,14 @@ from .mo_handler import Inbound, MoHandler
 from .receipts import Receipt, is_receipt, parse_receipt
 from .smpp_notifier import PermanentSendError, SmppNotifier, SmsSender, TemporarySendError
 from .sms_commands import Outcome, RegistrationSettings, SmsCommands
-from .ussd_transport import HintApplication, Screen, UssdApplication, UssdTransport
+from .ussd_transport import OneShotApplication, Screen, UssdApplication, UssdTransport
 from .wiring import Messaging, build_messaging, link_config
 
 __all__ = [
-    "HintApplication",
     "Inbound",
     "Messaging",
     "MoHandler",
+    "OneShotApplication",
     "Outcome",
     "PermanentSendError",
     "Receipt",

@@ -7,8 +7,10 @@ subscriber is staring at a spinner, and the centre drops the dialogue after its 
 is what "USSD before SMS" means here; the outbox, which drains one notice at a time, never holds a USSD
 reply back.
 
-The one-shot ``*<code>*<number>#`` is the core's call-back; ``*<code>#`` goes to a ``UssdApplication``
-(the menu engine of the next issue; until then ``HintApplication`` closes with the one-shot syntax).
+Every recognised dial, ``*<code>#`` and the one-shot ``*<code>*<number>#`` alike, goes to a
+``UssdApplication``: the menu engine when one is configured (it also reads ``*<code>*<n>#`` as a phone
+book position), else ``OneShotApplication``, which passes one-shots to the core and answers the bare code
+with the one-shot syntax.
 """
 
 from __future__ import annotations
@@ -64,29 +66,32 @@ class Screen:
 
 
 class UssdApplication(Protocol):
-    """The seam for the menu engine: it owns ``Dialogue.state`` and decides every screen after a
-    ``*<code>#``. The transport handles keys, timeouts, dialects and lengths."""
+    """The seam for the menu engine: it owns ``Dialogue.state`` and decides every screen of a dialogue.
+    The transport handles keys, timeouts, dialects and lengths."""
 
-    async def begin(self, dialogue: Dialogue, dial: MenuDial) -> Screen: ...
+    async def begin(self, dialogue: Dialogue, dial: MenuDial | CallbackDial) -> Screen: ...
 
     async def answer(self, dialogue: Dialogue, text: str) -> Screen: ...
 
 
-class HintApplication:
-    """Until the menu engine exists: the menu code closes at once with the one-shot syntax."""
+class OneShotApplication:
+    """No menu configured: one-shots become call-backs, the bare code gets the one-shot syntax."""
 
-    def __init__(self, catalog: MessageCatalog, default_language: str) -> None:
+    def __init__(self, engine: CallbackEngine, catalog: MessageCatalog) -> None:
+        self._engine = engine
         self._catalog = catalog
-        self._default = default_language
 
-    async def begin(self, dialogue: Dialogue, dial: MenuDial) -> Screen:
+    async def begin(self, dialogue: Dialogue, dial: MenuDial | CallbackDial) -> Screen:
+        if isinstance(dial, CallbackDial):
+            request = await self._engine.submit(dial.trigger(dialogue.msisdn))
+            return Screen(self._engine.describe(request), close=True)
         return Screen(self._hint(dialogue, dial.service_code), close=True)
 
     async def answer(self, dialogue: Dialogue, text: str) -> Screen:
         return Screen(self._hint(dialogue, dialogue.service_code or ""), close=True)
 
     def _hint(self, dialogue: Dialogue, code: str) -> str:
-        return self._catalog.render("ussd.menu_hint", dialogue.language or self._default, code=code)
+        return self._catalog.render("ussd.menu_hint", dialogue.language or self._engine.default_language, code=code)
 
 
 class UssdTransport:
@@ -110,7 +115,7 @@ class UssdTransport:
         self._send = send
         self._runtime = runtime
         self._clock = clock
-        self.application = application or HintApplication(catalog, engine.default_language)
+        self.application = application or OneShotApplication(engine, catalog)
         self.table = DialogueTable(screen_timeout=settings.screen_timeout_seconds,
                                    dialogue_timeout=settings.dialogue_timeout_seconds)
         self._routes: dict[Hashable, tuple[str, str]] = {}  # dialogue key -> (link, our address)
@@ -161,10 +166,7 @@ class UssdTransport:
 
     async def _begin(self, dialogue: Dialogue, indication: UssdIndication) -> Screen:
         dial = parse_dial(indication.text, self.settings.service_codes)
-        if isinstance(dial, CallbackDial):
-            request = await self._engine.submit(dial.trigger(indication.msisdn))
-            return Screen(self._engine.describe(request), close=True)
-        if isinstance(dial, MenuDial):
+        if isinstance(dial, MenuDial | CallbackDial):
             return await self.application.begin(dialogue, dial)
         code = self.settings.service_codes[0]
         return Screen(self._text("ussd.menu_hint", dialogue.language, code=code), close=True)
