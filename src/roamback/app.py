@@ -137,6 +137,13 @@ def _switch(config: Config, runtime: TwistedRuntime, reactor: Any, edges: list[I
         ari = AriSwitch(reactor, config.switch.ari, runtime)
         edges.append(ari)
         return ari
+    if config.switch.adapter == "esl":
+        from .switch_adapters.esl import EslSwitch
+
+        assert config.switch.esl is not None
+        esl = EslSwitch(reactor, config.switch.esl, runtime)
+        edges.append(esl)
+        return esl
     if config.switch.adapter == "amqp":
         from .switch_adapters.amqp_bus import AmqpSwitchBus
 
@@ -232,9 +239,12 @@ class RoambackService(MultiService):
             raise
 
     async def _start_services(self, parts: Components) -> Components:
+        synced = parts.switch.synced() if hasattr(parts.switch, "synced") else None
         for edge in parts.edges:  # peers and switch connections first: recovery may hang up live calls
             edge.setServiceParent(self._edges)
         self._edges.startService()
+        if synced is not None:
+            await self._wait_for_switch(synced)
         outcome = await recover(parts.engine)
         if outcome:
             log.info("recovery after restart: {outcome}", outcome=dict(outcome))
@@ -269,6 +279,15 @@ class RoambackService(MultiService):
             await self._listen(self.config.api.listen, build_api_site(parts.engine, self.config.api.api_key_hashes()))
         log.info("roamback {node} ready", node=self.config.node.name)
         return parts
+
+    async def _wait_for_switch(self, synced: defer.Deferred[None]) -> None:
+        """Recovery asks the switch which calls it still has; give the first connection a moment."""
+        seconds = self.config.switch.connect_timeout_seconds
+        try:
+            await synced.addTimeout(seconds, self.reactor)
+        except defer.TimeoutError:
+            log.warn("switch not connected after {seconds}s; starting anyway (it keeps reconnecting)",
+                     seconds=seconds)
 
     def reload_menu(self) -> None:
         """SIGHUP: swap in the edited menu; open dialogues go on, a broken file keeps the old menu."""

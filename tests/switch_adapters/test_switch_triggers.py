@@ -17,7 +17,13 @@ from roamback.core.messages import MessageCatalog
 from roamback.core.model import CallbackRequest, Channel
 from roamback.core.ports import PortUnavailable
 from roamback.core.states import RequestState
-from roamback.gateway.switch_triggers import MemoryTriggerAccounts, PersonalDid, SwitchTriggers, TriggerSettings
+from roamback.gateway.switch_triggers import (
+    MemoryTriggerAccounts,
+    PersonalDid,
+    SwitchTriggers,
+    TriggerAccounts,
+    TriggerSettings,
+)
 from roamback.gateway.switch_triggers._digits import DigitCollector, Entry, EntryRules
 from roamback.ledger.accounts import create_account, seed_default_rates, top_up
 from roamback.ledger.backend import LedgerCharging
@@ -25,6 +31,8 @@ from roamback.storage.directory import TableDirectory
 from roamback.storage.pool import Database
 from roamback.storage.provisioning import register_number, upsert_subscriber
 from roamback.storage.requests import SqlRequestStore
+from roamback.storage.schema import subscribers
+from roamback.storage.trigger_accounts import MAX_PIN_FAILURES, SqlTriggerAccounts, set_default_destination
 from roamback.ussd_menus.pins import hash_pin
 
 from ..core.harness import ALICE, DEST_OK, default_dialling, default_policy, roamer
@@ -73,7 +81,7 @@ class Stack:
     ari: AriHarness
     engine: CallbackEngine
     store: SqlRequestStore
-    accounts: MemoryTriggerAccounts
+    accounts: TriggerAccounts
 
     def prompts(self, channel_id: str) -> list[str]:
         return [params["media"].removeprefix("sound:") for method, path, params in self.ari.fake.requests
@@ -114,8 +122,14 @@ async def _sleep(seconds: float) -> None:
     await task.deferLater(the_reactor(), seconds)
 
 
+@pytest.fixture
+def sql_accounts() -> bool:
+    """Parametrize as True for a test that needs what only the SQL accounts keep (the PIN lockout)."""
+    return False
+
+
 @pytest_twisted.async_yield_fixture
-async def stack(sqlite_database: Database) -> AsyncIterator[Stack]:
+async def stack(sqlite_database: Database, sql_accounts: bool) -> AsyncIterator[Stack]:
     db = sqlite_database
     ari = AriHarness()
     switch = await ari.start()
@@ -128,6 +142,8 @@ async def stack(sqlite_database: Database) -> AsyncIterator[Stack]:
         create_account(conn, f"acct{ALICE}", currency="EUR", at=now)
         top_up(conn, f"acct{ALICE}", 1000, at=now)
         register_number(conn, ALICE, SPANISH_SIM, confirmed=True, at=now)
+        set_default_destination(conn, ALICE, DEST_OK)
+        conn.execute(subscribers.update().where(subscribers.c.msisdn == ALICE).values(pin_hash=hash_pin(PIN)))
 
     await db.write(provision)
     ledger = LedgerCharging(db, now=runtime.now, currency="EUR", min_talk_seconds=60)
@@ -138,8 +154,10 @@ async def stack(sqlite_database: Database) -> AsyncIterator[Stack]:
         catalog=MessageCatalog.load(None, {}), policy=default_policy(), dialling=default_dialling(),
         home_region="FR", default_language="en",
     )
-    accounts = MemoryTriggerAccounts(destinations={ALICE: DEST_OK}, dids=SETTINGS.personal_dids,
-                                     pin_hashes={ALICE: hash_pin(PIN)})
+    accounts: TriggerAccounts = MemoryTriggerAccounts(
+        destinations={ALICE: DEST_OK}, dids=SETTINGS.personal_dids, pin_hashes={ALICE: hash_pin(PIN)})
+    if sql_accounts:  # the same facts, provisioned above
+        accounts = SqlTriggerAccounts(db, clock=runtime.now, dids=SETTINGS.personal_dids)
     triggers = SwitchTriggers(the_reactor(), ari=ari.settings(), settings=SETTINGS, engine=engine,
                               accounts=accounts, home_region="FR", runtime=runtime)
     switch.subscribe_inbound(triggers.event)
@@ -196,6 +214,7 @@ async def test_a_personal_did_calls_its_owner_back_on_the_registered_number_from
     assert not stack.originated(HOTEL), "the calling phone is never called back"
 
 
+@pytest.mark.parametrize("sql_accounts", [False, True], ids=["memory", "sql"])
 @pytest_twisted.ensureDeferred
 async def test_pin_login_refuses_a_wrong_pin_accepts_the_right_one_and_remembers_the_caller(stack: Stack) -> None:
     fake = stack.ari.fake
@@ -239,6 +258,27 @@ async def test_pin_login_hangs_up_after_too_many_wrong_pins_without_a_request(st
     assert stack.prompts(channel)[-2:] == [SOUNDS.wrong_pin, SOUNDS.goodbye]
     assert await stack.request_of(Channel.IVR, channel) is None
     assert await stack.accounts.caller(HOTEL) is None
+
+
+@pytest.mark.parametrize("sql_accounts", [True])
+@pytest_twisted.ensureDeferred
+async def test_wrong_pins_on_two_calls_lock_the_pin_login_even_for_the_right_pin(stack: Stack) -> None:
+    fake = stack.ari.fake
+    first_call = [f"000{n}" for n in range(SETTINGS.max_attempts)]
+    second_call = [f"111{n}" for n in range(MAX_PIN_FAILURES - SETTINGS.max_attempts)] + [PIN]
+    for pins in (first_call, second_call):
+        channel = fake.incoming_call(HOTEL, PIN_LINE)
+        for attempt, pin in enumerate(pins):
+            await stack.heard(channel, 3 * attempt + 1)  # enter_msisdn (after wrong_pin from the 2nd on)
+            fake.press(channel, "0612345678#")
+            await stack.heard(channel, 3 * attempt + 2)  # enter_pin
+            fake.press(channel, f"{pin}#")
+        assert await stack.hung_up(channel) == 16
+        assert stack.prompts(channel)[-2:] == [SOUNDS.wrong_pin, SOUNDS.goodbye]
+        assert await stack.request_of(Channel.IVR, channel) is None
+
+    assert await stack.accounts.pin_locked(ALICE)
+    assert await stack.accounts.caller(HOTEL) is None, "a refused login remembers nothing"
 
 
 @pytest_twisted.ensureDeferred

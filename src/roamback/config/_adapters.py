@@ -14,6 +14,7 @@ from pydantic import Field, model_validator
 from ..diameter.settings import RoSettings
 from ..switch_adapters.amqp_bus import AmqpBusSettings
 from ..switch_adapters.ari import AriSettings
+from ..switch_adapters.esl import EslSettings
 from ._sections import LedgerConfig, Section, SimulatedSwitchConfig, at
 
 
@@ -33,18 +34,25 @@ class ChargingConfig(Section):
 
 
 class SwitchConfig(Section):
-    adapter: Literal["simulated", "ari", "amqp"] = Field(
-        "simulated", description="simulated: the embedded switch; ari: Asterisk ARI; amqp: a home switch "
-        "driven through the AMQP switch bus.")
+    adapter: Literal["simulated", "ari", "esl", "amqp"] = Field(
+        "simulated", description="simulated: the embedded switch; ari: Asterisk ARI; esl: FreeSWITCH event "
+        "socket; amqp: a home switch driven through the AMQP switch bus.")
+    connect_timeout_seconds: float = Field(15.0, gt=0, description="At start-up, how long to wait for the "
+                                           "first connection to the switch before recovering interrupted calls "
+                                           "(without it, they end by the switch's own backstop).")
     simulated: SimulatedSwitchConfig = Field(default_factory=SimulatedSwitchConfig,
                                              description="Settings of the simulated switch.")
     ari: AriSettings | None = Field(None, description="Asterisk ARI: URL, user, Stasis app, routes, sounds.")
+    esl: EslSettings | None = Field(None, description="FreeSWITCH ESL: host, password, dial-string routes, "
+                                    "sounds.")
     amqp: AmqpBusSettings | None = Field(None, description="AMQP switch bus: broker, queues, prefetch.")
 
     @model_validator(mode="after")
     def _settings_present(self) -> SwitchConfig:
         if self.adapter == "ari" and self.ari is None:
             raise at("ari", "required when switch.adapter is 'ari'")
+        if self.adapter == "esl" and self.esl is None:
+            raise at("esl", "required when switch.adapter is 'esl'")
         if self.adapter == "amqp" and self.amqp is None:
             raise at("amqp", "required when switch.adapter is 'amqp'")
         return self

@@ -21,10 +21,10 @@ from twisted.logger import Logger
 from ...core.model import CallPlan, Leg, LegEvent, LegEventKind
 from ...core.ports import Cancellable, PortUnavailable, Runtime
 from ...runtime import TwistedRuntime
+from .._serial import Serial
 from ._call import AriCall
 from ._events import events_service
 from ._rest import AriError, AriRest
-from ._serial import Serial
 from ._settings import AriSettings
 
 log = Logger()
