@@ -193,16 +193,21 @@ async def build_components(config: Config, reactor: Any) -> Components:
 
 
 def _switch_triggers(config: Config, parts: Components, reactor: Any) -> None:
-    """Calls to the access, PIN, IVR and personal numbers arrive on the ARI connection the switch uses."""
+    """Calls to the access, PIN, IVR and personal numbers arrive on the ARI connection the switch uses.
+
+    With ARI they are always listened for: a call entering our Stasis application that we did not place
+    is a trigger by definition, and personal DIDs may exist only in the database (``admin did add``).
+    """
     t = config.triggers
-    if not (t.missed_call_numbers or t.pin_numbers or t.ivr_numbers or t.personal_dids):
+    if config.switch.adapter != "ari":
         return
     from .gateway.switch_triggers import SwitchTriggers
     from .storage.trigger_accounts import SqlTriggerAccounts
 
     assert config.switch.ari is not None  # the configuration refuses triggers without ARI
     triggers = SwitchTriggers(reactor, ari=config.switch.ari, settings=t, engine=parts.engine,
-                              accounts=SqlTriggerAccounts(parts.db), home_region=config.home.region,
+                              accounts=SqlTriggerAccounts(parts.db, clock=parts.runtime.now, dids=t.personal_dids),
+                              home_region=config.home.region,
                               runtime=parts.runtime)
     parts.switch.subscribe_inbound(triggers.event)  # type: ignore[attr-defined]
     parts.doors.append(triggers)

@@ -14,10 +14,12 @@ import sqlalchemy as sa
 from twisted.internet import reactor
 
 from roamback.config import Config, load_config
+from roamback.gateway.switch_triggers import PersonalDid
 from roamback.ops.admin import register
 from roamback.storage.engine import make_engine
 from roamback.storage.pool import Database
 from roamback.storage.schema import audit_log
+from roamback.storage.trigger_accounts import default_destination, personal_did
 
 from ..core.harness import ALICE, DEST_B_BUSY, DEST_OK, make_harness
 
@@ -116,3 +118,51 @@ async def test_history_cdrs_and_kpis_of_real_callbacks(config: Config, capsys: p
     assert _admin(config, capsys, "cdr", "--from", "2000-01-01", "--to", "2000-01-02")[1] == ",".join(
         ("request_id", "call_id", "leg", "attempt", "channel", "requester", "dialled", "caller_id", "started_at",
          "answered_at", "bridged_at", "ended_at", "cause", "billed_seconds", "cost_minor")) + "\n"
+
+
+def test_switch_trigger_destinations_and_personal_dids(config: Config, capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (("subscriber", "add", ALICE), ("number", "add", ALICE, CALLBACK_NUMBER),
+                 ("subscriber", "destination", ALICE, "0049 151 12345678"),
+                 ("did", "add", "01 40 00 00 09", ALICE, "--callback", CALLBACK_NUMBER),
+                 ("did", "add", "+33140000010", ALICE, "--destination", "0140000077"),
+                 ("did", "add", "+33140000010", ALICE)):  # the same owner may change a DID
+        code, _, err = _admin(config, capsys, *argv)
+        assert (code, err) == (0, ""), argv
+    assert _admin(config, capsys, "did", "list")[1] == (
+        f"+33140000009\t{ALICE}\t{CALLBACK_NUMBER}\t-\n+33140000010\t{ALICE}\t-\t-\n")
+    engine = make_engine(config.database.url)
+    try:
+        with engine.connect() as conn:
+            assert default_destination(conn, ALICE) == "+4915112345678"
+            assert personal_did(conn, "+33140000009") == PersonalDid(
+                did="+33140000009", subscriber=ALICE, callback_number=CALLBACK_NUMBER)
+        assert _admin(config, capsys, "subscriber", "destination", ALICE, "--clear")[0] == 0
+        assert _admin(config, capsys, "did", "remove", "+33140000010")[1] == "DID +33140000010 removed\n"
+        with engine.connect() as conn:
+            assert default_destination(conn, ALICE) is None
+            assert personal_did(conn, "+33140000010") is None
+            actions = [row.action for row in conn.execute(sa.select(audit_log).order_by(audit_log.c.id))]
+    finally:
+        engine.dispose()
+    assert actions[2:] == ["subscriber.destination", "did.add", "did.add", "did.add", "subscriber.destination",
+                           "did.remove"]
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (("subscriber", "destination", "+33600000009", "+4915112345678"), "error: no subscriber +33600000009\n"),
+    (("subscriber", "destination", ALICE, "12"), "error: '12' is not a phone number\n"),
+    (("did", "add", "+33140000009", "+33600000009"), "error: no subscriber +33600000009\n"),
+    (("did", "add", "+33140000009", ALICE, "--destination", "abc"), "error: 'abc' is not a phone number\n"),
+    (("did", "add", "+33140000009", ALICE, "--callback", "+34600999999"),
+     f"error: +34600999999 is not a confirmed callback number of {ALICE}; add it with `roamback admin number add`\n"),
+    (("did", "add", "+33140000010", "+33687654321"), f"error: DID +33140000010 belongs to {ALICE}; remove it first\n"),
+    (("did", "remove", "+33140000099"), "error: no DID +33140000099\n"),
+])
+def test_switch_trigger_mistakes_are_one_line_errors(config: Config, capsys: pytest.CaptureFixture[str],
+                                                     argv: tuple[str, ...], message: str) -> None:
+    for setup in (("subscriber", "add", ALICE), ("subscriber", "add", "+33687654321"),
+                  ("did", "add", "+33140000010", ALICE)):
+        assert _admin(config, capsys, *setup)[0] == 0
+    assert _admin(config, capsys, *argv) == (1, "", message)
+    with pytest.raises(SystemExit):  # a number and --clear, or neither: argparse refuses
+        _admin(config, capsys, "subscriber", "destination", ALICE, "+4915112345678", "--clear")

@@ -47,7 +47,7 @@ def _columns(conn: sa.Connection) -> dict[tuple[str, str], dict]:
 
 def test_upgrade_builds_the_schema_and_downgrade_removes_it(db_url: str) -> None:
     head = migrate.head()
-    assert head == "0002"
+    assert head == "0003"
     assert migrate.current(db_url) is None
 
     migrate.upgrade(db_url)

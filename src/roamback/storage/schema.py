@@ -52,6 +52,30 @@ subscribers = sa.Table(
     sa.Column("imsi", sa.String(15)),
     sa.Column("pin_hash", sa.String(200)),
     sa.Column("created_at", Timestamp, nullable=False),
+    # Switch triggers (revision 0003): leg B of a missed call, and the PIN lockout that spans calls.
+    sa.Column("default_destination", Msisdn),
+    sa.Column("pin_failures", sa.Integer, nullable=False, server_default="0"),  # in a row, since the last lock
+    sa.Column("pin_locked_until", Timestamp),
+)
+
+# Caller IDs recognised as a subscriber after a PIN login from them (``storage.trigger_accounts``).
+trigger_callers = sa.Table(
+    "trigger_callers",
+    metadata,
+    sa.Column("caller_id", Msisdn, primary_key=True),
+    sa.Column("msisdn", Msisdn, nullable=False),
+    sa.Column("remembered_at", Timestamp, nullable=False),
+)
+
+# Numbers that belong to one subscriber: a missed call to one, from any phone, is the owner's request.
+personal_dids = sa.Table(
+    "personal_dids",
+    metadata,
+    sa.Column("did", Msisdn, primary_key=True),
+    sa.Column("msisdn", Msisdn, nullable=False),
+    sa.Column("callback_number", Msisdn),  # leg A; NULL: the owner's own MSISDN
+    sa.Column("destination", Msisdn),  # leg B; NULL: the owner's default destination
+    sa.Column("created_at", Timestamp, nullable=False),
 )
 
 registered_numbers = sa.Table(

@@ -2,13 +2,16 @@
 
 The core decides eligibility, numbers and fraud rules; this port only answers the questions a phone call
 cannot: who a caller ID stands for, where a one-touch request should go, what a personal DID belongs to,
-and the PIN hash of an account. ``MemoryTriggerAccounts`` serves them from configuration and memory; a
-SQL implementation reads the same facts from the subscriber tables (``subscribers.pin_hash`` exists).
+the PIN hash of an account, and whether wrong PINs have locked it. ``MemoryTriggerAccounts`` serves them
+from configuration and memory (no lockout: a prober's attempts are limited per call only);
+``storage.trigger_accounts.SqlTriggerAccounts`` reads the same facts from the subscriber tables and keeps
+the failure count there, so a lockout outlasts the call and the process.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Protocol
 
 from ._settings import PersonalDid
@@ -32,6 +35,18 @@ class TriggerAccounts(Protocol):
 
     async def pin_hash(self, msisdn: str) -> str | None:
         """The hash ``ussd_menus.pins.hash_pin`` wrote, or None if the subscriber has no PIN."""
+        ...
+
+    async def pin_locked(self, msisdn: str) -> bool:
+        """True while wrong PINs keep the account from logging in, whichever call they came from."""
+        ...
+
+    async def pin_failed(self, msisdn: str) -> datetime | None:
+        """Count a wrong PIN; the end of the lockout when this failure started one, else None."""
+        ...
+
+    async def pin_succeeded(self, msisdn: str) -> None:
+        """A right PIN: failures before it no longer count."""
         ...
 
 
@@ -63,3 +78,12 @@ class MemoryTriggerAccounts:
 
     async def pin_hash(self, msisdn: str) -> str | None:
         return self._pins.get(msisdn)
+
+    async def pin_locked(self, msisdn: str) -> bool:
+        return False
+
+    async def pin_failed(self, msisdn: str) -> datetime | None:
+        return None
+
+    async def pin_succeeded(self, msisdn: str) -> None:
+        return None

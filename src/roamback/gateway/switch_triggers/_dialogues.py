@@ -179,20 +179,36 @@ class Dialogues:
     async def _login(self, call: Call) -> str | None:
         """The subscriber whose number and PIN the caller keyed in, or None after too many failures.
 
-        Every failure sounds the same, whether the number is unknown, has no PIN or the PIN is wrong, so
-        the dialogue does not tell a prober which numbers are subscribers.
+        Every failure sounds the same, whether the number is unknown, has no PIN, is locked or the PIN is
+        wrong, so the dialogue does not tell a prober which numbers are subscribers.
         """
         for _ in range(self._settings.max_attempts):
             number = await call.ask(self._sounds.enter_msisdn, self._number_rules)
             pin = await call.ask(self._sounds.enter_pin, self._pin_rules)
             msisdn = self._e164(number.digits)
-            stored = await self._accounts.pin_hash(msisdn) if msisdn else None
-            if stored and pin.digits and await self._check_pin(pin.digits, stored):
+            if msisdn and await self._pin_matches(call, msisdn, pin.digits):
                 return msisdn
             log.info("PIN login failed on %s", call.channel_id)
             await call.say(self._sounds.wrong_pin)
         await call.say(self._sounds.goodbye)
         return None
+
+    async def _pin_matches(self, call: Call, msisdn: str, pin: str) -> bool:
+        """Check the PIN unless wrong PINs on earlier calls locked the account: the per-call attempt limit
+        alone would let a prober simply call again. A locked account fails even with the right PIN."""
+        if await self._accounts.pin_locked(msisdn):
+            return False
+        stored = await self._accounts.pin_hash(msisdn)
+        if not stored:
+            return False
+        if pin and await self._check_pin(pin, stored):
+            await self._accounts.pin_succeeded(msisdn)
+            return True
+        locked_until = await self._accounts.pin_failed(msisdn)
+        if locked_until is not None:
+            log.warning("PIN login to %s locked until %s after repeated wrong PINs (last on %s)", msisdn,
+                        locked_until.isoformat(), call.channel_id)
+        return False
 
     async def _ivr_request(self, call: Call, caller: str | None) -> None:
         msisdn = await self._accounts.caller(caller) if caller else None

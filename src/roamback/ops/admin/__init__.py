@@ -64,6 +64,24 @@ def _subscribers(admin: argparse._SubParsersAction) -> None:
     number = _leaf(numbers, "add", p.number_add, "register a confirmed callback number")
     number.add_argument("msisdn")
     number.add_argument("number")
+    _switch_triggers(admin, group)
+
+
+def _switch_triggers(admin: argparse._SubParsersAction, subscriber: argparse._SubParsersAction) -> None:
+    destination = _leaf(subscriber, "destination", p.subscriber_destination,
+                        "where a missed call (access number, recognised PIN caller) connects the subscriber")
+    destination.add_argument("msisdn")
+    choice = destination.add_mutually_exclusive_group(required=True)
+    choice.add_argument("number", nargs="?")
+    choice.add_argument("--clear", action="store_true", help="no default: missed calls make no request")
+    dids = _group(admin, "did", "personal DIDs: a missed call to one is its owner's request")
+    add = _leaf(dids, "add", p.did_add, "assign a DID to a subscriber, or change it")
+    add.add_argument("did")
+    add.add_argument("subscriber")
+    add.add_argument("--callback", metavar="NUMBER", help="leg A (default: the subscriber's own number)")
+    add.add_argument("--destination", metavar="NUMBER", help="leg B (default: the subscriber's default)")
+    _leaf(dids, "remove", p.did_remove, "take a DID away").add_argument("did")
+    _leaf(dids, "list", p.did_list, "DIDs with owner, callback number and destination")
 
 
 def _ledger(admin: argparse._SubParsersAction) -> None:

@@ -1,4 +1,5 @@
-"""Reference data from the command line: subscribers, their numbers, accounts, rates, blocked prefixes.
+"""Reference data from the command line: subscribers, their numbers, accounts, rates, blocked prefixes,
+and what the switch triggers read (default destinations, personal DIDs).
 
 Numbers are normalised the way the service reads them (``config.home.region`` for national formats),
 so ``0612345678`` and ``+33 6 12 34 56 78`` provision the same subscriber.
@@ -17,6 +18,7 @@ from sqlalchemy.engine import Connection
 from ...config import Config
 from ...core import numbers
 from ...core.model import Subscriber
+from ...gateway.switch_triggers import PersonalDid
 from ...ledger.accounts import (
     RateImportError,
     create_account,
@@ -29,6 +31,13 @@ from ...ledger.accounts import (
 from ...storage.provisioning import block_prefix, register_number, upsert_subscriber
 from ...storage.rows import subscriber_from_row
 from ...storage.schema import accounts, blocked_prefixes, registered_numbers, subscribers
+from ...storage.trigger_accounts import (
+    list_personal_dids,
+    personal_did,
+    remove_personal_did,
+    save_personal_did,
+    set_default_destination,
+)
 from ._db import AdminError, now, read, write
 
 
@@ -163,4 +172,68 @@ def prefix_list(args: argparse.Namespace, config: Config) -> int:
     query = sa.select(blocked_prefixes).order_by(blocked_prefixes.c.prefix)
     for row in read(config, lambda conn: conn.execute(query).all()):
         print(f"+{row.prefix}\t{row.reason or ''}")
+    return 0
+
+
+def subscriber_destination(args: argparse.Namespace, config: Config) -> int:
+    msisdn = _number(config, args.msisdn)
+    number = None if args.clear else _number(config, args.number)
+
+    def work(conn: Connection) -> None:
+        if not set_default_destination(conn, msisdn, number):
+            raise AdminError(f"no subscriber {msisdn}")
+
+    write(config, "subscriber.destination", msisdn, work, detail=number or "cleared")
+    print(f"missed calls from {msisdn} connect to {number}" if number else
+          f"default destination of {msisdn} cleared; missed calls make no request")
+    return 0
+
+
+def did_add(args: argparse.Namespace, config: Config) -> int:
+    did = PersonalDid(
+        did=_number(config, args.did), subscriber=_number(config, args.subscriber),
+        callback_number=_number(config, args.callback) if args.callback else None,
+        destination=_number(config, args.destination) if args.destination else None,
+    )
+
+    def work(conn: Connection) -> None:
+        _subscriber(conn, did.subscriber)
+        existing = personal_did(conn, did.did)
+        if existing is not None and existing.subscriber != did.subscriber:
+            raise AdminError(f"DID {did.did} belongs to {existing.subscriber}; remove it first")
+        if did.callback_number not in (None, did.subscriber) and config.policy.leg_a_registered_only:
+            _confirmed_number(conn, did.subscriber, did.callback_number)
+        save_personal_did(conn, did, at=now())
+
+    write(config, "did.add", did.did, work,
+          detail=f"{did.subscriber} callback={did.callback_number or '-'} destination={did.destination or '-'}")
+    print(f"DID {did.did} saved for {did.subscriber}")
+    return 0
+
+
+def _confirmed_number(conn: Connection, msisdn: str, number: str | None) -> None:
+    """The core calls leg A only on confirmed numbers, so a DID that names another would never work."""
+    query = sa.select(registered_numbers.c.id).where(
+        registered_numbers.c.msisdn == msisdn, registered_numbers.c.phone == number,
+        registered_numbers.c.confirmed == sa.true())
+    if conn.execute(query).first() is None:
+        raise AdminError(f"{number} is not a confirmed callback number of {msisdn}; "
+                         "add it with `roamback admin number add`")
+
+
+def did_remove(args: argparse.Namespace, config: Config) -> int:
+    did = _number(config, args.did)
+
+    def work(conn: Connection) -> None:
+        if not remove_personal_did(conn, did):
+            raise AdminError(f"no DID {did}")
+
+    write(config, "did.remove", did, work)
+    print(f"DID {did} removed")
+    return 0
+
+
+def did_list(args: argparse.Namespace, config: Config) -> int:
+    for did in read(config, list_personal_dids):
+        print(f"{did.did}\t{did.subscriber}\t{did.callback_number or '-'}\t{did.destination or '-'}")
     return 0
