@@ -94,6 +94,12 @@ class Handsets:
             handset = self._handsets[msisdn] = Handset(msisdn, deque(maxlen=self._inbox_limit))
         return handset
 
+    def attached(self, number: str) -> bool:
+        """Whether a phone watches ``number``: a USSD push reaches only a handset that is on (USSD is never
+        stored for later, unlike an SMS)."""
+        handset = self._handsets.get(normalise(number))
+        return handset is not None and bool(handset.listeners)
+
     def store(self, number: str, sender: str, text: str, at: float) -> InboxMessage:
         """Put an SMS in the inbox of ``number`` and tell whoever watches that handset."""
         handset = self.get(number)

@@ -6,6 +6,11 @@ reply (``continue_op``, ``close_op`` under its ``close_strategy``) is what we ex
 identifiers the dialect keys dialogues by (its_session_info, user_message_reference) and find the dialogue
 of a reply by that same key, so a service that keys dialogues wrongly fails here as it would in the field.
 
+A submit_sm with the dialect's ``ussn_op`` is a network-initiated notification (USSN): it names no dialogue
+and is shown on the handset at once, without an answer. A real handset holds one USSD transaction at a
+time and keeps nothing for later, so the push is refused (ESME_RSUBMITFAIL) while the handset is in a
+dialogue or no phone is attached to it, as it is when the dialect has no ``ussn_op`` at all.
+
 A menu waits ``screen_timeout_seconds`` for the subscriber; a whole dialogue lasts at most
 ``dialogue_timeout_seconds``. Either timeout aborts it towards the service the way the dialect can say so:
 an abort op code, else the end bit of its_session_info, else silently (the service's own timer ends it).
@@ -113,6 +118,8 @@ class UssdCentre:
         """A reply from the service: a menu (keeps the dialogue open) or a final text (closes it)."""
         tlvs = {tlv.tag: tlv.value for tlv in pdu.tlvs}
         op = tlvs[smpp34.TLV_USSD_SERVICE_OP][0] if tlvs[smpp34.TLV_USSD_SERVICE_OP] else -1
+        if op == self._dialect.ussn_op:
+            return self._push(pdu, tlvs)
         info = tlvs.get(smpp34.TLV_ITS_SESSION_INFO)
         if info is not None and len(info) != 2:
             return Answer(ESME_RINVOPTPARAMVAL)
@@ -125,15 +132,9 @@ class UssdCentre:
         if close is None:
             log.warn("simnet: USSD reply with op {op:#04x} outside the dialect", op=op)
             return Answer(ESME_RINVOPTPARAMVAL)
-        payload = pdu.short_message or tlvs.get(smpp34.TLV_MESSAGE_PAYLOAD, b"")
-        limit = MAX_UCS2_OCTETS if pdu.data_coding == UCS2 else MAX_GSM_OCTETS
-        if len(payload) > limit:
-            return Answer(ESME_RINVMSGLEN)
-        try:
-            text = decode(payload, pdu.data_coding)
-        except SmsDecodeError as exc:
-            log.warn("simnet: USSD reply refused: {error}", error=str(exc))
-            return Answer(ESME_RSUBMITFAIL)
+        text = _text(pdu, tlvs)
+        if isinstance(text, Answer):
+            return text
         dialogue.sequence += 1
         handset = self._handsets.get(dialogue.msisdn)
         if close:
@@ -143,6 +144,19 @@ class UssdCentre:
             dialogue.waiting_for_user = True
             self._arm(dialogue)
             handset.notify(UssdScreen(text, open=True))
+        return Answer(Status.ROK, f"U{next(self._message_ids):07X}")
+
+    def _push(self, pdu: smpp34.SubmitSm, tlvs: dict[int, bytes]) -> Answer:
+        """A USSN: on the handset's screen now, or refused; it never waits for a better moment."""
+        if smpp34.TLV_ITS_SESSION_INFO in tlvs or smpp34.TLV_USER_MESSAGE_REFERENCE in tlvs:
+            return Answer(ESME_RINVOPTPARAMVAL)  # a push opens its own transaction: it names no dialogue
+        msisdn = normalise(pdu.destination_addr)
+        if msisdn in self._dialogues or not self._handsets.attached(msisdn):
+            return Answer(ESME_RSUBMITFAIL)  # busy in a dialogue, or switched off
+        text = _text(pdu, tlvs)
+        if isinstance(text, Answer):
+            return text
+        self._handsets.get(msisdn).notify(UssdScreen(text, open=False))
         return Answer(Status.ROK, f"U{next(self._message_ids):07X}")
 
     def _check_key(self, dialogue: _Dialogue | None, info: bytes | None, reference: bytes | None) -> int | None:
@@ -240,3 +254,16 @@ class UssdCentre:
         """Drop every dialogue without a word to the service (it is going away with us)."""
         for dialogue in list(self._dialogues.values()):
             self._end(dialogue)
+
+
+def _text(pdu: smpp34.SubmitSm, tlvs: dict[int, bytes]) -> str | Answer:
+    """The text of one USSD string, or the refusal of a text too long for one or not decodable."""
+    payload = pdu.short_message or tlvs.get(smpp34.TLV_MESSAGE_PAYLOAD, b"")
+    limit = MAX_UCS2_OCTETS if pdu.data_coding == UCS2 else MAX_GSM_OCTETS
+    if len(payload) > limit:
+        return Answer(ESME_RINVMSGLEN)
+    try:
+        return decode(payload, pdu.data_coding)
+    except SmsDecodeError as exc:
+        log.warn("simnet: USSD text refused: {error}", error=str(exc))
+        return Answer(ESME_RSUBMITFAIL)

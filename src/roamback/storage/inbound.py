@@ -7,26 +7,41 @@ message twice: ``accept`` recognises it by a digest of its content seen from the
 window, and reports a duplicate instead of storing it again. Commands run after the acknowledgement;
 ``complete`` queues their replies and marks the row handled in one transaction, so a restart re-runs
 exactly the rows still queued and never sends a reply twice.
+
+Why ``accept`` gathers messages: the writer thread is the limit of MO throughput, and a unit of work per
+message cost a duplicate lookup and an INSERT each, every one a trip into the driver that also hands the
+GIL to the reactor and back. Messages that arrive while the writer is busy wait in one open batch; the
+writer takes it whole when it gets to it, looks all of them up with one query and inserts the new ones
+with one multi-row INSERT. No message waits for a timer, and each still hears back only after the commit
+that holds its row.
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from twisted.internet import defer
+from twisted.python.failure import Failure
 
 from ..core.model import Notice
 from .pool import Database
-from .rows import from_db_req, notice_values, to_db, truncate
+from .prepared import Prepared
+from .rows import NOTICE_COLUMNS, from_db_req, notice_values, to_db, truncate
 from .schema import inbound_messages, notice_outbox
 
 QUEUED = "queued"
 HANDLED = "handled"
 FAILED = "failed"
+
+# Oracle accepts at most 1000 items in one IN list; the lookup has one per message of a batch.
+MAX_BATCH = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,33 +87,45 @@ class Reply:
     priority: int = 5
 
 
+@dataclass(slots=True)
+class _Batch:
+    """Messages sharing one write unit. Filled on the reactor thread until the writer marks it taken;
+    a retried or replayed unit then finds exactly the messages it had the first time."""
+
+    messages: list[tuple[Received, datetime]] = field(default_factory=list)
+    waiters: list[defer.Deferred[Accepted]] = field(default_factory=list)
+    taken: bool = False
+
+
 class InboundStore:
     def __init__(self, db: Database, *, duplicate_window_seconds: float = 120.0) -> None:
         self._db = db
         self._window = timedelta(seconds=duplicate_window_seconds)
+        self._lock = threading.Lock()  # between the reactor filling a batch and the writer taking it
+        self._open: _Batch | None = None
 
     async def accept(self, message: Received, at: datetime) -> Accepted:
         """Store ``message`` unless it is a resend; returns once committed (or found)."""
-        digest = message.digest()
-        since = to_db(at - self._window)
+        waiter: defer.Deferred[Accepted] = defer.Deferred()
+        with self._lock:
+            batch = self._open
+            opened = batch is None or batch.taken or len(batch.messages) >= MAX_BATCH
+            if opened:
+                batch = self._open = _Batch()
+            assert batch is not None
+            batch.messages.append((message, at))
+            batch.waiters.append(waiter)
+        if opened:
+            defer.Deferred.fromCoroutine(self._db.write(lambda conn: self._store(conn, batch))).addCallbacks(
+                _answer_all, _fail_all, callbackArgs=(batch.waiters,), errbackArgs=(batch.waiters,)
+            )
+        return await waiter
 
-        def work(conn: Connection) -> Accepted:
-            earlier = conn.execute(
-                sa.select(inbound_messages.c.id, inbound_messages.c.received_at)
-                .where(inbound_messages.c.source == message.source, inbound_messages.c.digest == digest,
-                       inbound_messages.c.received_at >= since)
-                .order_by(inbound_messages.c.id.desc()).limit(1)
-            ).first()
-            if earlier is not None:
-                return Accepted(_row(earlier.id, message, from_db_req(earlier.received_at)), duplicate=True)
-            result = conn.execute(inbound_messages.insert().values(
-                link=message.link, source=message.source, destination=message.destination, body=message.text,
-                data_coding=message.data_coding, digest=digest, network_id=message.network_id,
-                received_at=to_db(at), state=QUEUED,
-            ))
-            return Accepted(_row(int(result.inserted_primary_key[0]), message, at), duplicate=False)
-
-        return await self._db.write(work)
+    def _store(self, conn: Connection, batch: _Batch) -> list[Accepted]:
+        """Runs on the writer thread: take the batch, then store every message not already stored."""
+        with self._lock:
+            batch.taken = True
+        return _store_batch(conn, batch.messages, self._window)
 
     async def complete(self, row_id: int, replies: Iterable[Reply], at: datetime,
                        also: Callable[[Connection], Iterable[Reply]] | None = None) -> None:
@@ -106,25 +133,24 @@ class InboundStore:
 
         ``also`` runs in the same transaction and returns more replies: a command's own change (a
         registration code, a language) then commits with its answer, so a restart never finds one
-        without the other.
+        without the other. Nothing in a write unit reads these rows back, so they go out with the
+        writer's batch, one statement for all the units committed together.
         """
         replies = list(replies)
+        handled = {"w_id": row_id, "state": HANDLED, "handled_at": to_db(at), "error": None}
 
         def work(conn: Connection) -> None:
             queued = replies + list(also(conn)) if also is not None else replies
-            rows = [{**notice_values(reply.notice, at), "priority": reply.priority} for reply in queued]
-            if rows:
-                conn.execute(notice_outbox.insert(), rows)
-            conn.execute(inbound_messages.update().where(inbound_messages.c.id == row_id)
-                         .values(state=HANDLED, handled_at=to_db(at)))
+            for reply in queued:
+                _INSERT_REPLY.run_later(conn, {**notice_values(reply.notice, at), "priority": reply.priority})
+            _FINISH.run_later(conn, handled)
 
         await self._db.write(work)
 
     async def fail(self, row_id: int, error: str, at: datetime) -> None:
         """A message whose handling raised: kept for the operator, never retried on its own."""
-        statement = (inbound_messages.update().where(inbound_messages.c.id == row_id)
-                     .values(state=FAILED, handled_at=to_db(at), error=truncate(error, 200)))
-        await self._db.write(lambda conn: conn.execute(statement))
+        failed = {"w_id": row_id, "state": FAILED, "handled_at": to_db(at), "error": truncate(error, 200)}
+        await self._db.write(lambda conn: _FINISH.run(conn, failed))
 
     async def queued(self, limit: int = 500, after_id: int = 0) -> Sequence[InboundRow]:
         """Rows accepted but not yet handled (a restart came in between), oldest first."""
@@ -134,6 +160,89 @@ class InboundStore:
         rows = await self._db.read(lambda conn: conn.execute(query).mappings().all())
         return [InboundRow(row["id"], row["link"], row["source"], row["destination"], row["body"],
                            from_db_req(row["received_at"])) for row in rows]
+
+
+_INSERT_REPLY = Prepared(notice_outbox.insert(), (*NOTICE_COLUMNS, "priority"))
+_FINISH = Prepared(
+    inbound_messages.update().where(inbound_messages.c.id == sa.bindparam("w_id")),
+    ("w_id", "state", "handled_at", "error"),
+)
+# Every row of the batch's sources and digests inside the window, oldest first: the source leads the
+# index, so this is a handful of index probes, and the pairs are matched up in Python.
+_EARLIER = (
+    sa.select(inbound_messages.c.id, inbound_messages.c.source, inbound_messages.c.digest,
+              inbound_messages.c.received_at)
+    .where(inbound_messages.c.source.in_(sa.bindparam("sources", expanding=True)),
+           inbound_messages.c.digest.in_(sa.bindparam("digests", expanding=True)),
+           inbound_messages.c.received_at >= sa.bindparam("since"))
+    .order_by(inbound_messages.c.id)
+)
+# One multi-row INSERT that hands back the new ids (SQLAlchemy's "insertmanyvalues"), where the dialect can;
+# row by row where it cannot (MySQL has no RETURNING). The ids are matched to rows by (source, digest),
+# unique among a batch's new rows: asking for them in parameter order makes SQLite insert row by row.
+_INSERT = inbound_messages.insert().returning(inbound_messages.c.id, inbound_messages.c.source,
+                                              inbound_messages.c.digest)
+_INSERT_ONE = inbound_messages.insert()
+_Key = tuple[str, str]  # (source, digest)
+
+
+def _store_batch(conn: Connection, messages: list[tuple[Received, datetime]], window: timedelta) -> list[Accepted]:
+    """One lookup for the whole batch, one INSERT for the messages it did not find."""
+    keys = [(message.source, message.digest()) for message, _ in messages]
+    stored = _stored_since(conn, keys, min(at for _, at in messages) - window)
+    # Per message: the id of the stored copy it repeats, or None with the index of its row among ``fresh``
+    # (its own, or the first copy's when the resend came in the same batch).
+    plan: list[tuple[int | None, int, datetime, bool]] = []
+    fresh: list[dict[str, Any]] = []
+    first_copy: dict[_Key, int] = {}
+    for (message, at), key in zip(messages, keys, strict=True):
+        in_batch = first_copy.get(key)
+        if in_batch is not None and fresh[in_batch]["received_at"] >= to_db(at - window):
+            plan.append((None, in_batch, fresh[in_batch]["received_at"], True))
+        elif key in stored and stored[key][1] >= at - window:
+            plan.append((stored[key][0], 0, stored[key][1], True))
+        else:
+            first_copy[key] = len(fresh)
+            plan.append((None, len(fresh), at, False))
+            fresh.append({"link": message.link, "source": message.source, "destination": message.destination,
+                          "body": message.text, "data_coding": message.data_coding, "digest": key[1],
+                          "network_id": message.network_id, "received_at": to_db(at), "state": QUEUED})
+    ids = _insert(conn, fresh)
+    return [
+        Accepted(_row(ids[index] if row_id is None else row_id, message, received_at), duplicate)
+        for (message, _), (row_id, index, received_at, duplicate) in zip(messages, plan, strict=True)
+    ]
+
+
+def _stored_since(conn: Connection, keys: list[_Key], since: datetime) -> dict[_Key, tuple[int, datetime]]:
+    """The latest stored row (id, received_at) of each (source, digest) received since ``since``."""
+    params = {"sources": sorted({source for source, _ in keys}), "digests": sorted({digest for _, digest in keys}),
+              "since": to_db(since)}
+    wanted = set(keys)
+    return {
+        (found.source, found.digest): (found.id, from_db_req(found.received_at))
+        for found in conn.execute(_EARLIER, params) if (found.source, found.digest) in wanted
+    }
+
+
+def _insert(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    """The ids of the new ``rows``, in their order."""
+    if not rows:
+        return []
+    if conn.dialect.insert_executemany_returning:
+        ids = {(found.source, found.digest): int(found.id) for found in conn.execute(_INSERT, rows)}
+        return [ids[(row["source"], row["digest"])] for row in rows]
+    return [int(conn.execute(_INSERT_ONE, row).inserted_primary_key[0]) for row in rows]
+
+
+def _answer_all(results: list[Accepted], waiters: list[defer.Deferred[Accepted]]) -> None:
+    for waiter, result in zip(waiters, results, strict=True):
+        waiter.callback(result)
+
+
+def _fail_all(failure: Failure, waiters: list[defer.Deferred[Accepted]]) -> None:
+    for waiter in waiters:
+        waiter.errback(failure)
 
 
 def _row(row_id: int, message: Received, received_at: datetime) -> InboundRow:

@@ -164,10 +164,10 @@ def inbound_fields(pdu: Pdu) -> Inbound | None:
 
 
 def _sar(tlvs: dict[int, bytes]) -> ConcatInfo | None:
-    try:
-        reference = tlvs[smpp34.TLV_SAR_MSG_REF_NUM]
-        total = tlvs[smpp34.TLV_SAR_TOTAL_SEGMENTS]
-        seqnum = tlvs[smpp34.TLV_SAR_SEGMENT_SEQNUM]
-    except KeyError:
+    """The SAR TLVs of a part; most messages have none, so that case must not cost an exception."""
+    reference = tlvs.get(smpp34.TLV_SAR_MSG_REF_NUM)
+    total = tlvs.get(smpp34.TLV_SAR_TOTAL_SEGMENTS)
+    seqnum = tlvs.get(smpp34.TLV_SAR_SEGMENT_SEQNUM)
+    if reference is None or total is None or seqnum is None:
         return None
     return ConcatInfo(int.from_bytes(reference, "big"), total[0], seqnum[0])

@@ -1,7 +1,9 @@
 """How one USSD centre speaks USSD over SMPP: op codes, how a dialogue is closed, what identifies it.
 
 SMPP 3.4 only suggests the ussd_service_op values; real centres pick their own (vumi's Tata, 6D and Mica
-processors are the public record), so the dialect is configuration, never code. An operator names a preset
+processors are the public record), so the dialect is configuration, never code. The same goes for
+network-initiated USSD (USSN): SMPP 3.4 gives it op 3, but whether a centre takes a push outside any
+dialogue is the centre's choice, so only the ``smpp34`` preset assumes it does. An operator names a preset
 and overrides the fields their centre does differently::
 
     dialect: {preset: 6d, data_coding: auto}
@@ -52,8 +54,10 @@ _PRESETS: dict[str, dict[str, Any]] = {
         "abort_ops": (0x11,),
         "close_op": 0x02,
         "close_strategy": CloseStrategy.END_BIT,
+        "ussn_op": None,
     },
-    "6d": {"begin_ops": (0x01,), "continue_ops": (0x12,), "abort_ops": (0x81,), "continue_op": 0x02, "close_op": 0x17},
+    "6d": {"begin_ops": (0x01,), "continue_ops": (0x12,), "abort_ops": (0x81,), "continue_op": 0x02, "close_op": 0x17,
+           "ussn_op": None},
     # vumi's Mica processor: 6D's op codes, the dialogue named by user_message_reference; 0x17 from the
     # centre also ends the dialogue.
     "mica": {
@@ -63,6 +67,7 @@ _PRESETS: dict[str, dict[str, Any]] = {
         "continue_op": 0x02,
         "close_op": 0x17,
         "dialogue_key": DialogueKey.USER_MESSAGE_REFERENCE,
+        "ussn_op": None,
     },
 }
 PresetName = Literal["smpp34", "tata", "6d", "mica"]
@@ -84,6 +89,8 @@ class UssdDialect(BaseModel):
     close_strategy: CloseStrategy = Field(CloseStrategy.OP_CODE, description="How the centre tells a closing "
                                           "reply: by its op code, or only by the end bit of its_session_info.")
     close_op: OpCode = Field(0x11, description="Op code of a reply that ends the dialogue (PSSR response).")
+    ussn_op: OpCode | None = Field(0x03, description="Op code of a network-initiated notification (USSN "
+                                   "request) the centre shows outside any dialogue; null when it takes none.")
     dialogue_key: DialogueKey = Field(DialogueKey.ITS_SESSION_INFO, description="What tells dialogues of one "
                                       "subscriber apart; always combined with the MSISDN.")
     inbound_end_bit_aborts: bool = Field(True, description="An inbound its_session_info with the end bit set "
@@ -125,6 +132,13 @@ class UssdDialect(BaseModel):
             raise ValueError("equals continue_op, so the centre could not tell a close from a continue; "
                              "use close_strategy 'end_bit' if the end bit is what closes")
         return close_op
+
+    @field_validator("ussn_op")
+    @classmethod
+    def _ussn_distinct(cls, ussn_op: int | None, info: ValidationInfo) -> int | None:
+        if ussn_op is not None and ussn_op in (info.data.get("continue_op"), info.data.get("close_op")):
+            raise ValueError("equals a reply op code, so the centre could not tell a push from a reply")
+        return ussn_op
 
     @property
     def needs_session_info(self) -> bool:

@@ -27,6 +27,10 @@ class UssdSettings(BaseModel):
     max_page_chars_ucs2: int = Field(MAX_UCS2_CHARS, ge=10, le=MAX_UCS2_CHARS, description="Characters per menu "
                                      "page when the text needs UCS2.")
 
+    push_via_ussn: bool = Field(False, description="Send call-back outcome notices as a network-initiated USSD "
+                                "(USSN) on a ussd/both link when the dialect has a ussn_op and the text fits one "
+                                "page; SMS otherwise, and whenever the centre does not take the push.")
+
     @field_validator("service_codes")
     @classmethod
     def _normalised(cls, codes: tuple[str, ...]) -> tuple[str, ...]:
