@@ -91,7 +91,7 @@ async def test_leg_b_failures_release_leg_a(ari: AriHarness, number: str, outcom
 @pytest.mark.parametrize("mode", [CallMode.SIMULTANEOUS, CallMode.B_FIRST])
 @pytest_twisted.ensureDeferred
 async def test_other_modes_bridge_both_legs_after_the_prompt(ari: AriHarness, mode: CallMode) -> None:
-    ari.outcome(FRIEND, ring=0.5, talk=4.0)
+    ari.outcome(FRIEND, ring=0.5, talk=12.0)  # B first: B must outlast A ringing and the prompt
     ari.outcome(ROAMER, ring=1.5)
     await ari.switches[0].originate(make_plan(mode=mode))
     await ari.until(K.CALL_ENDED)
