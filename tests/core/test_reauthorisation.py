@@ -218,6 +218,9 @@ async def test_abort_from_the_ocs_hangs_up_and_settles_as_a_charging_failure(sql
     h, charging = await sliced_harness(sqlite_database, talk_seconds=1000, validity=10_000)
     request = await h.submit(DEST_OK)
     await h.until(lambda: request.state is S.BRIDGED)
+    bridged_at = h.runtime.now()
+    # some talk first: with none on leg B, leg A would not be billed at all (policy.bill_leg_a_when_b_fails)
+    await h.until(lambda: (h.runtime.now() - bridged_at).total_seconds() >= 3)
     h.engine.charging_listener.abort_requested("res-1")
     done = await h.finished(request)
 
