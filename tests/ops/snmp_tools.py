@@ -67,7 +67,7 @@ def v2c(command: str, port: int, *args: str, community: str = COMMUNITY) -> list
 
 def v3(command: str, port: int, *args: str, auth: str = V3_AUTH) -> list[str]:
     return [tool(command), "-v3", "-l", "authPriv", "-u", V3_USER, "-a", "SHA", "-A", auth, "-x", "AES",
-            "-X", V3_PRIV, "-On", "-m", "", "-t", "2", "-r", "1", f"udp:127.0.0.1:{port}", *args]
+            "-X", V3_PRIV, "-On", "-m", "", "-t", "5", "-r", "1", f"udp:127.0.0.1:{port}", *args]  # v3 is slow
 
 
 def parse(output: str) -> dict[str, str]:

@@ -45,12 +45,12 @@ def _figures() -> OpsFigures:
     return f
 
 
-async def _agent(figures: OpsFigures, **settings: Any) -> SnmpAgent:
+async def _agent(figures: OpsFigures, refresh_seconds: float = 1.0, **settings: Any) -> SnmpAgent:
     config = SnmpSettings(
         enabled=True, port=0, community=COMMUNITY, engine_id=ENGINE_ID,
         users=[{"name": V3_USER, "auth_key": V3_AUTH, "priv_key": V3_PRIV}], **settings,
     )
-    agent = SnmpAgent(config, figures, reactor)
+    agent = SnmpAgent(config, figures, reactor, refresh_seconds=refresh_seconds)
     await agent.start()
     return agent
 
@@ -118,21 +118,57 @@ async def test_snmpbulkwalk_v3_auth_priv_and_v2c_agree() -> None:
 
 
 @pytest_twisted.ensureDeferred
-async def test_values_change_between_requests_and_the_mib_names_them() -> None:
+async def test_v2c_fast_path_answers_as_pysnmp_answers_v3() -> None:
+    """v2c reads of our subtree never reach pysnmp, v3 reads always do: the same requests must agree."""
+    agent = await _agent(_figures())
+    last = ".".join(map(str, agent.snapshot.oids[-1]))
+    requests = [
+        ("snmpget", f"{BASE}.1.1.1.0", f"{BASE}.1.1.1.7.0", f"{BASE}.1.1.3.1.3.99", f"{BASE}.1.9.0",
+         f"{BASE}.1.3.1.1.4.2"),
+        ("snmpgetnext", f"{BASE}.1.2", last, "1.3.6.1.2.1.2"),
+        ("snmpbulkget", "-Cn2", "-Cr3", f"{BASE}.1.1.1.0", last, f"{BASE}.1.3.1.1.5", f"{BASE}.1.4"),
+        ("snmpbulkget", "-Cn0", "-Cr50", f"{BASE}.1.3"),
+    ]
+    try:
+        port = agent.address[1]
+        answers = [(await run(*v2c(command, port, *args)), await run(*v3(command, port, *args)))
+                   for command, *args in requests]
+    finally:
+        agent.stop()
+    for (command, *args), (plain, secure) in zip(requests, answers, strict=True):
+        assert plain.returncode == 0 and secure.returncode == 0, (command, args, plain.stderr, secure.stderr)
+        assert _ends_once(plain.stdout) == _ends_once(secure.stdout), (command, args)
+        assert plain.stdout.count(" = ") >= len(args) - 2
+
+
+def _ends_once(output: str) -> list[str]:
+    """GETBULK answers: pysnmp repeats endOfMibView for every repetition left, the fast path stops once every
+    repeater has ended (RFC 3416 4.2.3 allows both, Net-SNMP's agent does the latter)."""
+    return list(dict.fromkeys(output.splitlines()))
+
+
+@pytest_twisted.ensureDeferred
+async def test_values_change_with_each_snapshot_and_the_mib_names_them() -> None:
     figures = _figures()
-    agent = await _agent(figures)
+    agent = await _agent(figures, refresh_seconds=3600)  # no timer refresh during the test: only ours
     mibs = f"{ietf_mib_dir()}:{MIB_FILE.parent}"
     try:
         port = agent.address[1]
-        first = await run(*v2c("snmpget", port, f"{BASE}.1.2.1.0"))
+        first = await run(*v2c("snmpget", port, f"{BASE}.1.2.1.0", f"{BASE}.1.1.1.0"))
+        figures.accepted += 1
         figures.register_link_state("smpp", "smsc-2", lambda: True)
+        stale = await run(*v2c("snmpget", port, f"{BASE}.1.1.1.0"))
+        agent.refresh()
+        fresh = await run(*v3("snmpget", port, f"{BASE}.1.1.1.0"))
         named = await run(tool("snmpwalk"), "-v2c", "-c", COMMUNITY, "-M", mibs, "-m", "ROAMBACK-MIB",
                           f"udp:127.0.0.1:{port}", "ROAMBACK-MIB::roambackLinkName")
         counts = await run(tool("snmpwalk"), "-v2c", "-c", COMMUNITY, "-M", mibs, "-m", "ROAMBACK-MIB",
                            f"udp:127.0.0.1:{port}", "ROAMBACK-MIB::roambackRefusalCount")
     finally:
         agent.stop()
-    assert parse(first.stdout)[f"{BASE}.1.2.1.0"] == "Gauge32: 0"
+    assert parse(first.stdout) == {f"{BASE}.1.2.1.0": "Gauge32: 0", f"{BASE}.1.1.1.0": "Counter32: 6"}
+    assert parse(stale.stdout)[f"{BASE}.1.1.1.0"] == "Counter32: 6"  # served from the snapshot
+    assert parse(fresh.stdout)[f"{BASE}.1.1.1.0"] == "Counter32: 7"
     assert named.returncode == 0, named.stderr
     assert "ROAMBACK-MIB::roambackLinkName.3 = STRING: smsc-2" in named.stdout
     # the MIB's enumeration names the same rows as the code's enum order

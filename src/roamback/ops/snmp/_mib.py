@@ -10,7 +10,6 @@ counting from 1: new reasons must be appended there, never inserted, or managers
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -124,8 +123,3 @@ def _enum_table(entry: Oid, members: tuple[StrEnum, ...], counts: Mapping[str, i
     names = [Instance((*entry, 2, i), "string", m.value) for i, m in enumerate(members, start=1)]
     values = [Instance((*entry, 3, i), "counter", counts.get(m.value, 0)) for i, m in enumerate(members, start=1)]
     return names + values
-
-
-def next_after(instances: list[Instance], oid: Oid) -> int:
-    """Position of the first instance strictly after ``oid`` (len() if none)."""
-    return bisect_right([instance.oid for instance in instances], oid)
