@@ -22,7 +22,11 @@ def run_demo(cwd: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], f
     return done, time.monotonic() - started
 
 
-def test_demo_places_three_callbacks_from_the_handsets_over_smpp(tmp_path: Path) -> None:
+OUTCOMES = ("ok  completed   completed", "ok  no credit   refused (no_credit)", "ok  B busy      failed (b_busy)",
+            "ok  missed call completed")
+
+
+def test_demo_places_four_callbacks_from_the_handsets(tmp_path: Path) -> None:
     done, took = run_demo(tmp_path)
     out = done.stdout
     assert done.returncode == 0, out + done.stderr
@@ -35,8 +39,13 @@ def test_demo_places_three_callbacks_from_the_handsets_over_smpp(tmp_path: Path)
     # bruno's and carla's SMS were taken by the service (deliver_sm_resp OK) at the first attempt
     assert "bruno's phone  | SMS ref 1 taken by the service (attempt 1)" in out
     assert "carla's phone  | SMS ref 2 taken by the service (attempt 1)" in out
-    for line in ("ok  completed  completed", "ok  no credit  refused (no_credit)", "ok  B busy     failed (b_busy)"):
+    for line in OUTCOMES:
         assert line in out
+    # dmitri's missed call was rejected busy, unanswered, once the request was stored and before leg A rang
+    dmitri = re.findall(r"\] dmitri(?:'s phone \| | {9})(.+)", out)
+    busy = dmitri.index("calls +33170000123: busy (missed call, not charged)")
+    assert dmitri[0] == "calls +33170000123"
+    assert dmitri.index("accepted") < busy < dmitri.index("dialling_a") < dmitri.index("completed")
     # every persisted transition is printed, in order, for the completed call-back
     alice = re.findall(r"\] alice {10}(\w+)", out)
     assert alice == ["received", "accepted", "reserved", "dialling_a", "a_answered", "dialling_b", "bridged",
@@ -50,6 +59,8 @@ def test_demo_places_three_callbacks_from_the_handsets_over_smpp(tmp_path: Path)
     assert re.search(r"bruno  DELIVRD  Your balance is too low for a call-back\.", inbox)
     assert re.search(r"carla  DELIVRD  Call-back accepted\.", inbox)
     assert re.search(r"carla  DELIVRD  The number you asked for was busy\.", inbox)
+    assert "dmitri CALL     calls +33170000123: busy (missed call, not charged)" in inbox
+    assert re.search(r"dmitri DELIVRD  Звонок на \+4915112345678 завершён\.", inbox)
     assert out.rstrip().endswith("demo finished: every call-back ended as expected")
 
 
@@ -58,8 +69,8 @@ def test_demo_exits_1_when_a_callback_ends_otherwise(tmp_path: Path) -> None:
     config.write_text("switch:\n  simulated:\n    rules:\n      - {match: '5678$', leg: B, outcome: busy}\n")
     done, _ = run_demo(tmp_path, "--config", str(config))
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "BAD completed  failed (b_busy)" in done.stdout
-    assert "ok  no credit  refused (no_credit)" in done.stdout
+    assert "BAD completed   failed (b_busy)" in done.stdout
+    assert "ok  no credit   refused (no_credit)" in done.stdout
     assert done.stdout.rstrip().endswith("demo FAILED")
 
 
@@ -68,8 +79,9 @@ def test_demo_with_diameter_charging_debits_the_simnet_ocs(tmp_path: Path) -> No
     out = done.stdout
     assert done.returncode == 0, out + done.stderr
     assert re.search(r"simnet OCS ocs\.simnet\.test \(Diameter Ro\) on 127\.0\.0\.1:\d+", out)
-    for line in ("ok  completed  completed", "ok  no credit  refused (no_credit)", "ok  B busy     failed (b_busy)"):
+    for line in OUTCOMES:
         assert line in out
-    accounts = dict(re.findall(r"^  (alice|bruno|carla) +balance +(\d+)  reserved 0$", out, re.MULTILINE))
+    accounts = dict(re.findall(r"^  (alice|bruno|carla|dmitri) +balance +(\d+)  reserved 0$", out, re.MULTILINE))
     assert int(accounts["alice"]) < 1000  # alice's call was charged by the OCS (CCR-T)
+    assert int(accounts["dmitri"]) < 1500  # so was dmitri's call-back; his missed call itself cost nothing
     assert accounts["bruno"] == "20" and accounts["carla"] == "2000"  # refused and failed: nothing charged

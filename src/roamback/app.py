@@ -193,24 +193,32 @@ async def build_components(config: Config, reactor: Any) -> Components:
 
 
 def _switch_triggers(config: Config, parts: Components, reactor: Any) -> None:
-    """Calls to the access, PIN, IVR and personal numbers arrive on the ARI connection the switch uses.
+    """Calls to the access, PIN, IVR and personal numbers, on the switch that places the call-backs.
 
     With ARI they are always listened for: a call entering our Stasis application that we did not place
     is a trigger by definition, and personal DIDs may exist only in the database (``admin did add``).
+    The simulated switch only takes calls when trigger numbers are configured (the demo does), so a
+    plain embedded service keeps ending every call dialled into it as unallocated.
     """
-    t = config.triggers
-    if config.switch.adapter != "ari":
-        return
-    from .gateway.switch_triggers import SwitchTriggers
+    from .gateway.switch_triggers import SimulatedTriggerDoor, SwitchTriggers
     from .storage.trigger_accounts import SqlTriggerAccounts
 
-    assert config.switch.ari is not None  # the configuration refuses triggers without ARI
-    triggers = SwitchTriggers(reactor, ari=config.switch.ari, settings=t, engine=parts.engine,
-                              accounts=SqlTriggerAccounts(parts.db, clock=parts.runtime.now, dids=t.personal_dids),
-                              home_region=config.home.region,
-                              runtime=parts.runtime)
-    parts.switch.subscribe_inbound(triggers.event)  # type: ignore[attr-defined]
-    parts.doors.append(triggers)
+    t = config.triggers
+    accounts = SqlTriggerAccounts(parts.db, clock=parts.runtime.now, dids=t.personal_dids)
+    door: SimulatedTriggerDoor | SwitchTriggers
+    if config.switch.adapter == "ari":
+        assert config.switch.ari is not None  # the configuration refuses the adapter without its section
+        door = SwitchTriggers(reactor, ari=config.switch.ari, settings=t, engine=parts.engine,
+                              accounts=accounts, home_region=config.home.region, runtime=parts.runtime)
+        parts.switch.subscribe_inbound(door.event)  # type: ignore[attr-defined]
+    elif isinstance(parts.switch, SimulatedSwitch) and (
+            t.missed_call_numbers or t.pin_numbers or t.ivr_numbers or t.personal_dids):
+        door = SimulatedTriggerDoor(settings=t, engine=parts.engine, accounts=accounts,
+                                    home_region=config.home.region, runtime=parts.runtime)
+        parts.switch.subscribe_inbound(door.call)
+    else:
+        return
+    parts.doors.append(door)
 
 
 class RoambackService(MultiService):

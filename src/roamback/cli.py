@@ -101,7 +101,7 @@ def _parser() -> argparse.ArgumentParser:
         sub.set_defaults(run=run)
         return sub
 
-    demo = command("demo", _demo, "run the embedded service and show three call-backs end to end")
+    demo = command("demo", _demo, "run the embedded service and show four call-backs end to end")
     for sub in (command("serve", _serve, "run the service until SIGTERM/SIGINT"), demo):
         sub.add_argument("--config", metavar="FILE", help="YAML configuration (default: embedded mode)")
     demo.add_argument("--charging", choices=("ledger", "diameter"), default="ledger",

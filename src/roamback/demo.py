@@ -1,13 +1,15 @@
-"""`roamback demo`: the whole service on embedded defaults, asked for three call-backs from the roamers' phones.
+"""`roamback demo`: the whole service on embedded defaults, asked for four call-backs from the roamers' phones.
 
 It starts simnet (the simulated operator network: an SMSC and a USSD centre) in this process on loopback
 ports, then the real service (SQLite in a scratch directory, the built-in ledger, the simulated switch)
 with an SMPP link bound to it. The roamers' handsets, attached through simnet's control API, ask for the
 call-backs as they would abroad: alice dials the one-shot USSD string, bruno and carla text ``CB <number>``
-to the service's short code. Every persisted transition is printed as it happens, with what each handset
-sees; then the CDRs and the SMS notices as they sit in each handset's inbox, with the delivery receipt
-the service stored for each. It exits 0 only if each call-back ended the way the scenario says it must
-and each roamer got every text the service sent, confirmed by a receipt.
+to the service's short code, and dmitri makes a missed call to the access number on the simulated switch
+(rejected busy, so it costs him nothing; he is called back to his default destination). Every persisted
+transition is printed as it happens, with what each handset sees; then the CDRs and the SMS notices as
+they sit in each handset's inbox, with the delivery receipt the service stored for each. It exits 0 only
+if each call-back ended the way the scenario says it must and each roamer got every text the service
+sent, confirmed by a receipt.
 
 With ``--charging diameter`` simnet's OCS is started too and the service charges over real Diameter Ro on
 loopback (CCR-I before leg A, CCR-T with each leg's seconds) instead of with the built-in ledger; the OCS
@@ -30,22 +32,25 @@ from .app import Components, RoambackService
 from .config import Config
 from .core.model import CallbackRequest, Transition
 from .demo_data import DEMO_SUBSCRIBERS
-from .demo_network import LINK_NAME, Handset, attach, simnet_config, smpp_link
+from .demo_network import LINK_NAME, Handset, attach, describe_event, simnet_config, smpp_link
 from .simnet import RunningSimnet, start_simnet
 from .simnet.ocs import OcsSettings, RunningOcs, start_ocs
 from .storage.schema import call_legs, notice_outbox
+from .switch_adapters.simulated import SimulatedSwitch
 
 SPEED = 10.0
 DEFAULT_SHORT_CODE = "1234"
 DESTINATION = "4915112345678"
 BUSY_DESTINATION = "004915100001111"
+ACCESS_NUMBER = "+33170000123"  # a missed call to it from a subscriber's phone is a request
 
 
 @dataclass(frozen=True)
 class Scenario:
     name: str
     label: str
-    channel: str  # "ussd": dial ``text`` with the service code in it; "sms": text it to the short code
+    channel: str  # "ussd": dial ``text`` with the service code in it; "sms": text it to the short code;
+    # "call": call the number ``text`` on the switch
     text: str
     expect_state: str
     expect_reason: str | None
@@ -62,6 +67,7 @@ def scenarios(service_code: str) -> tuple[Scenario, ...]:
         Scenario("alice", "completed", "ussd", f"*{service_code}*{DESTINATION}#", "completed", None, 1),
         Scenario("bruno", "no credit", "sms", f"CB {DESTINATION}", "refused", "no_credit", 1),
         Scenario("carla", "B busy", "sms", f"CB {BUSY_DESTINATION}", "failed", "b_busy", 2),
+        Scenario("dmitri", "missed call", "call", ACCESS_NUMBER, "completed", None, 1),
     )
 
 
@@ -69,7 +75,8 @@ def demo_config(config: Config, workdir: str, link: dict[str, Any], short_code: 
                 ocs: RunningOcs | None = None) -> Config:
     """The user's configuration with a scratch database, SMPP to the demo's simnet and a faster clock.
 
-    The HTTP API stays closed: every request comes from a handset, through the network.
+    The HTTP API stays closed: every request comes from a handset, through the network. The switch is the
+    simulated one, taking calls to the demo's access number.
     """
     charging = config.charging
     if ocs is not None:
@@ -81,8 +88,10 @@ def demo_config(config: Config, workdir: str, link: dict[str, Any], short_code: 
         "api": config.api.model_copy(update={"enabled": False}),
         "metrics": config.metrics.model_copy(update={"listen": "tcp:0:interface=127.0.0.1"}),
         "switch": config.switch.model_copy(update={
+            "adapter": "simulated",
             "simulated": config.switch.simulated.model_copy(update={"speed": SPEED}),
         }),
+        "triggers": config.triggers.model_copy(update={"missed_call_numbers": [ACCESS_NUMBER]}),
         "outbox": config.outbox.model_copy(update={"poll_seconds": 0.1}),
         "smpp": type(config.smpp)(links=[link]),
         "sms": config.sms.model_copy(update={"source_addr": short_code}),
@@ -123,8 +132,15 @@ async def _wait_until(reactor: Any, condition: Callable[[], Awaitable[bool]], ti
     return False
 
 
-async def _ask(reactor: Any, scenario: Scenario, handset: Handset, short_code: str) -> bool:
+async def _ask(reactor: Any, parts: Components, scenario: Scenario, handset: Handset, short_code: str) -> bool:
     """What the roamer does on the phone; waits until the network says the service took it."""
+    if scenario.channel == "call":
+        assert isinstance(parts.switch, SimulatedSwitch)  # demo_config chose it
+        handset.call(parts.switch, scenario.text)
+
+        async def ended() -> bool:
+            return bool(handset.calls_ended())
+        return await _wait_until(reactor, ended, 10)
     if scenario.channel == "ussd":
         answer = await handset.request(op="dial", text=scenario.text)
 
@@ -151,7 +167,10 @@ async def _texts_ok(parts: Components, simnet: RunningSimnet, scenario: Scenario
     notices = await _notices(parts, scenario.msisdn)
     inbox = [message.text for message in simnet.network.handsets.get(scenario.msisdn).inbox]
     delivered = all(row.delivery_state == "DELIVRD" and row.body in inbox for row in notices)
-    asked = bool(handset.ussd_screens()) if scenario.channel == "ussd" else handset.sms_taken() == 1
+    if scenario.channel == "call":  # rejected busy while it rang: the missed call cost nothing
+        asked = [(e["cause"], e["answered"]) for e in handset.calls_ended()] == [("busy", False)]
+    else:
+        asked = bool(handset.ussd_screens()) if scenario.channel == "ussd" else handset.sms_taken() == 1
     return asked and delivered and len(notices) == scenario.expect_sms
 
 
@@ -179,9 +198,9 @@ async def _scenario_run(reactor: Any, service: RoambackService, simnet: RunningS
     try:
         ok = True
         for scenario in plan:
-            verb = "dials" if scenario.channel == "ussd" else f"texts {short_code}:"
+            verb = {"ussd": "dials", "call": "calls"}.get(scenario.channel, f"texts {short_code}:")
             printer.handset(scenario.name, f"{verb} {scenario.text}")
-            ok = await _ask(reactor, scenario, handsets[scenario.name], short_code) and ok
+            ok = await _ask(reactor, parts, scenario, handsets[scenario.name], short_code) and ok
 
         async def settled() -> bool:
             for scenario in plan:
@@ -211,12 +230,14 @@ async def _report(parts: Components, simnet: RunningSimnet, plan: tuple[Scenario
         texts = await _texts_ok(parts, simnet, scenario, handsets[scenario.name])
         good = state == scenario.expect_state and reason == scenario.expect_reason and texts
         ok = ok and good
-        out.write(f"  {'ok ' if good else 'BAD'} {scenario.label:<10} {state}{f' ({reason})' if reason else ''}"
+        out.write(f"  {'ok ' if good else 'BAD'} {scenario.label:<11} {state}{f' ({reason})' if reason else ''}"
                   f"{'' if texts else '  (texts missing or not receipted)'}\n")
     await _print_cdrs(parts, list(printer.requests.values()), out)
-    out.write("\nWhat each roamer saw (USSD screens, then the SMS in the handset's simnet inbox with the delivery "
-              "receipt the service stored):\n")
+    out.write("\nWhat each roamer saw (calls and USSD screens, then the SMS in the handset's simnet inbox with the "
+              "delivery receipt the service stored):\n")
     for scenario in plan:
+        for call in handsets[scenario.name].calls_ended():
+            out.write(f"  {scenario.name:<6} CALL     {describe_event(call)}\n")
         for screen in handsets[scenario.name].ussd_screens():
             out.write(f"  {scenario.name:<6} USSD     {screen}\n")
         receipts = {row.body: row.delivery_state or row.state for row in await _notices(parts, scenario.msisdn)}
@@ -258,8 +279,8 @@ async def _main(reactor: Any, config: Config, out: TextIO, charging: str = "ledg
                 ok = await _scenario_run(reactor, service, simnet, short_code, out)
             finally:
                 await service.stopService()
-            if ocs is not None:
-                _print_ocs(ocs, out)
+            if ocs is not None:  # the service code only shapes alice's text, not who asked
+                _print_ocs(ocs, [s.name for s in scenarios(service_code="")], out)
             return ok
     finally:
         if ocs is not None:
@@ -267,11 +288,11 @@ async def _main(reactor: Any, config: Config, out: TextIO, charging: str = "ledg
         await simnet.stop()
 
 
-def _print_ocs(ocs: RunningOcs, out: TextIO) -> None:
+def _print_ocs(ocs: RunningOcs, names: list[str], out: TextIO) -> None:
     out.write("\nOCS accounts after the CCR-T of each session (minor units):\n")
-    for name, msisdn in DEMO_SUBSCRIBERS.items():
-        account = ocs.account(msisdn)
-        if account is not None and name in ("alice", "bruno", "carla"):
+    for name in names:
+        account = ocs.account(DEMO_SUBSCRIBERS[name])
+        if account is not None:
             out.write(f"  {name:<6} balance {account.balance_minor:>6}  reserved {account.reserved_minor}\n")
 
 

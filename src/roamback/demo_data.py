@@ -18,6 +18,7 @@ from .ledger.accounts import create_account, seed_default_rates, top_up
 from .storage.pool import Database
 from .storage.provisioning import upsert_subscriber
 from .storage.schema import subscribers
+from .storage.trigger_accounts import set_default_destination
 
 # name -> MSISDN; the demo and the README refer to them by name.
 DEMO_SUBSCRIBERS = {
@@ -39,6 +40,11 @@ DEMO_PROFILES = {
     "paulo": ("pt", None, 500),
 }
 
+# name -> where a missed call to the access number connects them (``subscribers.default_destination``)
+DEMO_DEFAULT_DESTINATIONS = {
+    "dmitri": "+4915112345678",
+}
+
 
 def demo_subscriber(name: str, home_region: str) -> Subscriber:
     language, visited, _ = DEMO_PROFILES[name]
@@ -56,6 +62,8 @@ def seed(conn: Connection, config: Config, at: datetime) -> bool:
         upsert_subscriber(conn, demo_subscriber(name, config.home.region), at=at)
         create_account(conn, name, currency=config.home.currency, at=at)
         top_up(conn, name, credit, at=at, note="demo credit")
+    for name, destination in DEMO_DEFAULT_DESTINATIONS.items():
+        set_default_destination(conn, DEMO_SUBSCRIBERS[name], destination)
     seed_default_rates(conn)
     return True
 

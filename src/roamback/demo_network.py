@@ -3,7 +3,9 @@
 The demo talks to simnet exactly as ``roamback phone`` does (JSON lines over TCP to the control API) and
 the service binds to it exactly as it would to an operator's SMSC (SMPP over TCP), so every message shown
 crossed a real socket: nothing is handed over in memory. Both listeners take port 0 on loopback, so the
-demo never collides with a simnet or a service already running on the machine.
+demo never collides with a simnet or a service already running on the machine. Voice calls are the one
+exception: the switch is embedded in the service, so a handset's call is placed on it directly
+(``Handset.call``), and its end is recorded among the handset's events like anything the network reports.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from twisted.python.failure import Failure
 
 from .config import Config
 from .simnet import SimnetConfig, parse_config
+from .switch_adapters.simulated import InboundCall, SimulatedSwitch
 
 LOOPBACK_ANY_PORT = "tcp:0:interface=127.0.0.1"
 SYSTEM_ID = "roamback"
@@ -51,8 +54,9 @@ class Handset(LineReceiver):
     delimiter = b"\n"
     MAX_LENGTH = 1 << 20
 
-    def __init__(self, name: str, show: Show) -> None:
+    def __init__(self, name: str, msisdn: str, show: Show) -> None:
         self.name = name
+        self.msisdn = msisdn
         self._show = show
         self._answers: deque[Deferred[dict[str, Any]]] = deque()
         self.events: list[dict[str, Any]] = []
@@ -76,6 +80,22 @@ class Handset(LineReceiver):
         while self._answers:
             self._answers.popleft().errback(ConnectionError("simnet closed the control connection"))
 
+    def call(self, switch: SimulatedSwitch, number: str) -> InboundCall:
+        """Dial ``number`` from this phone; a ``call_ended`` event says how the call ended."""
+        call = switch.incoming_call(self.msisdn, number)
+        call.watch(lambda: self._call_changed(call))
+        return call
+
+    def _call_changed(self, call: InboundCall) -> None:
+        if call.end_cause is None:  # a key pressed: only the end is news (the switch reports it once)
+            return
+        event = {"event": "call_ended", "to": call.dialled, "cause": call.end_cause.value, "answered": call.answered}
+        self.events.append(event)
+        self._show(self.name, describe_event(event))
+
+    def calls_ended(self) -> list[dict[str, Any]]:
+        return [event for event in self.events if event["event"] == "call_ended"]
+
     def ussd_screens(self) -> list[str]:
         return [event["text"] for event in self.events if event["event"] == "ussd"]
 
@@ -97,12 +117,15 @@ def describe_event(event: dict[str, Any]) -> str:
         return f"SMS ref {event['ref']} {outcome} (attempt {event['attempts']})"
     if kind == "sms_retry":
         return f"SMS ref {event['ref']} not taken (status {event['status']}), retry in {event['delay']:g}s"
+    if kind == "call_ended":
+        how = "answered" if event["answered"] else "missed call, not charged"
+        return f"calls {event['to']}: {event['cause']} ({how})"
     return json.dumps(event)
 
 
 async def attach(reactor: Any, port: int, name: str, msisdn: str, show: Show) -> Handset:
     """Connect a handset to the control API and attach it to ``msisdn``; raises when refused."""
-    handset = Handset(name, show)
+    handset = Handset(name, msisdn, show)
     await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", port, timeout=5), handset)
     answer = await handset.request(op="attach", msisdn=msisdn)
     if not answer.get("ok"):

@@ -54,3 +54,23 @@ def test_api_key_needs_exactly_one_of_key_or_digest() -> None:
 def test_switch_rule_rejects_unknown_outcomes() -> None:
     with pytest.raises(ValidationError):
         SwitchRule(match=r"\+1$", outcome="explode")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("adapter", ["simulated", "ari"])
+def test_triggers_are_taken_on_the_switches_that_take_calls_in(adapter: str) -> None:
+    switch: dict[str, object] = {"adapter": adapter}
+    if adapter == "ari":
+        switch["ari"] = {"password": "s3cret-pass"}
+    config = Config.model_validate({"switch": switch, "triggers": {"missed_call_numbers": ["+33170000123"]}})
+    assert config.triggers.missed_call_numbers == ["+33170000123"]
+
+
+def test_triggers_on_a_switch_that_takes_no_calls_in_are_refused_naming_triggers() -> None:
+    with pytest.raises(ValidationError) as info:
+        Config.model_validate({
+            "switch": {"adapter": "esl", "esl": {
+                "password": "s3cret-pass", "routes": [{"prefix": "", "dial_string": "sofia/gateway/trunk/{number}"}]}},
+            "triggers": {"missed_call_numbers": ["+33170000123"]},
+        })
+    assert "triggers: switch triggers need switch.adapter 'ari' or 'simulated'" in str(info.value)
+    assert "not 'esl'" in str(info.value)

@@ -87,7 +87,7 @@ async def test_leg_b_failures_release_leg_a(esl: EslHarness, outcome: str, cause
 @pytest.mark.parametrize("mode", [CallMode.SIMULTANEOUS, CallMode.B_FIRST])
 @pytest_twisted.ensureDeferred
 async def test_other_modes_bridge_both_legs_after_the_prompt(esl: EslHarness, mode: CallMode) -> None:
-    esl.outcome(FRIEND, ring=0.5, talk=4.0)
+    esl.outcome(FRIEND, ring=0.5, talk=12.0)  # B first: B must outlast A ringing and the prompt
     esl.outcome(ROAMER, ring=1.5)
     await esl.switches[0].originate(make_plan(mode=mode))
     await esl.until(K.CALL_ENDED)

@@ -354,14 +354,16 @@ class Config(Section):
     snmp: SnmpSettings = Field(default_factory=SnmpSettings)
     triggers: TriggerSettings = Field(default_factory=TriggerSettings, description="Requests from the home "
                                       "switch (missed call, personal DID, PIN login, IVR); needs switch.adapter "
-                                      "'ari'. Dialplan: route these numbers to Stasis(<switch.ari.app>).")
+                                      "'ari' (dialplan: route these numbers to Stasis(<switch.ari.app>)) or "
+                                      "'simulated' (the demo's calls).")
 
     @model_validator(mode="after")
-    def _triggers_need_ari(self) -> Config:
+    def _triggers_need_inbound_calls(self) -> Config:
         t = self.triggers
         if (t.missed_call_numbers or t.pin_numbers or t.ivr_numbers or t.personal_dids) \
-                and self.switch.adapter != "ari":
-            raise at("triggers", "switch triggers need switch.adapter 'ari' (the calls arrive through ARI)")
+                and self.switch.adapter not in ("ari", "simulated"):
+            raise at("triggers", "switch triggers need switch.adapter 'ari' or 'simulated' (the only adapters "
+                     f"that take calls in), not {self.switch.adapter!r}")
         return self
 
     def redacted(self) -> dict[str, Any]:

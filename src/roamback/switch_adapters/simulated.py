@@ -15,11 +15,17 @@ no answer at the plan's ring timeout (also when ``ring_seconds`` would reach it)
 rejected after ``ring_seconds`` (the callee declined while it rang). In the sequential modes the first leg
 to answer hears the prompt for ``prompt_seconds`` before the other leg is dialled; in simultaneous mode
 both legs ring at once and are bridged when the second answers.
+
+Calls also come in (``incoming_call``): a phone dialling the service, handed to whoever listens with
+``subscribe_inbound`` (the switch-side trigger door), which rejects or answers it as a Stasis
+application would on Asterisk. With no listener the switch ends such a call as one to a number it does
+not route: unallocated.
 """
 
 from __future__ import annotations
 
 import re
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -123,6 +129,65 @@ class _Call:
         return self.b if leg is self.a else self.a
 
 
+class InboundCall:
+    """A call dialled into the switch: it rings until the door rejects it, or answers it to play prompts.
+
+    The caller's side is ``press`` and ``leave``; the door's side is ``reject``, ``answer``, ``play`` and
+    ``hang_up``, and ``watch`` wakes it on every key or end. ``end_cause`` stays None while the call lasts:
+    a rejected call ends with the door's cause and ``answered`` still False, which is how a demo shows that
+    a missed call cost the caller nothing. Keys wait in ``keyed`` until the door reads them, so a scripted
+    caller can key a whole dialogue at once.
+    """
+
+    def __init__(self, call_id: str, caller: str, dialled: str) -> None:
+        self.call_id = call_id
+        self.caller = caller
+        self.dialled = dialled
+        self.answered = False
+        self.end_cause: HangupCause | None = None
+        self.heard: list[str] = []
+        self.keyed: deque[str] = deque()
+        self._watchers: list[Callable[[], None]] = []
+
+    def watch(self, watcher: Callable[[], None]) -> None:
+        self._watchers.append(watcher)
+
+    def press(self, digits: str) -> None:
+        if not self.answered or self.end_cause is not None:
+            raise ValueError("DTMF needs media: the call must be answered and still up")
+        self.keyed.extend(digits)
+        self._changed()
+
+    def leave(self) -> None:
+        """The caller hangs up: abandoned while it rang, a normal clearing once answered."""
+        self._end(HangupCause.NORMAL if self.answered else HangupCause.CANCELLED)
+
+    def reject(self, cause: HangupCause) -> None:
+        if self.answered:
+            raise ValueError("an answered call is hung up, not rejected")
+        self._end(cause)
+
+    def answer(self) -> None:
+        if self.end_cause is None:
+            self.answered = True
+
+    def play(self, sound: str) -> None:
+        if self.answered and self.end_cause is None:
+            self.heard.append(sound)
+
+    def hang_up(self) -> None:
+        self._end(HangupCause.NORMAL)
+
+    def _end(self, cause: HangupCause) -> None:
+        if self.end_cause is None:
+            self.end_cause = cause
+            self._changed()
+
+    def _changed(self) -> None:
+        for watcher in list(self._watchers):
+            watcher()
+
+
 class SimulatedSwitch:
     """``core.ports.SwitchAdapter`` played out on the injected ``Runtime``.
 
@@ -150,6 +215,7 @@ class SimulatedSwitch:
         self._listeners: list[Callable[[LegEvent], None]] = []
         self._outbox: deque[LegEvent] = deque()
         self._delivering = False
+        self._inbound: list[Callable[[InboundCall], None]] = []
 
     # -- SwitchAdapter ---------------------------------------------------------------------------------
 
@@ -195,6 +261,28 @@ class SimulatedSwitch:
 
     async def live_calls(self) -> set[str]:
         return set(self._calls)
+
+    # -- calls coming in -------------------------------------------------------------------------------
+
+    def subscribe_inbound(self, listener: Callable[[InboundCall], None]) -> None:
+        self._inbound.append(listener)
+
+    def incoming_call(self, caller: str, dialled: str) -> InboundCall:
+        """``caller`` dials ``dialled``; the call reaches the listeners on the next tick, as a real one
+        would, so the caller holds it before anything happens to it."""
+        # Unique across restarts: the door makes it the trigger's reference, which the store keeps.
+        call = InboundCall(f"sim-in-{uuid.uuid4().hex[:16]}", caller, dialled)
+        self._runtime.call_later(0, self._offer, call)
+        return call
+
+    def _offer(self, call: InboundCall) -> None:
+        if not self._inbound:
+            call.reject(HangupCause.UNALLOCATED)
+        for listener in self._inbound:
+            try:
+                listener(call)
+            except Exception:
+                log.failure("Inbound call listener failed on {call}", call=call.call_id)
 
     # -- call flow -------------------------------------------------------------------------------------
 
