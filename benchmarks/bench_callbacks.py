@@ -53,7 +53,8 @@ from roamback.storage.engine import make_engine  # noqa: E402
 from roamback.storage.pool import Database  # noqa: E402
 from roamback.storage.provisioning import upsert_subscriber  # noqa: E402
 from roamback.storage.requests import SqlRequestStore  # noqa: E402
-from roamback.storage.schema import metadata  # noqa: E402
+from roamback.storage.rows import subscriber_values, to_db  # noqa: E402
+from roamback.storage.schema import accounts, ledger_entries, metadata, subscribers  # noqa: E402
 from roamback.switch_adapters.simulated import OutcomeRule, SimulatedSwitch  # noqa: E402
 
 PG_ADMIN = os.environ.get("ROAMBACK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -83,14 +84,39 @@ def scratch_url(kind: str) -> Iterator[str]:
         admin.dispose()
 
 
+SEED_CREDIT = 10_000_000
+
+
 def seed(conn: sa.Connection, count: int, at: datetime) -> None:
+    """The same rows ``upsert_subscriber``, ``create_account`` and ``top_up`` write, in bulk.
+
+    Row by row, seeding 20 000 roamers took two minutes on PostgreSQL; the first subscriber goes through
+    the provisioning helpers so the bulk rows are checked against what they write.
+    """
     seed_default_rates(conn)
-    for i in range(count):
-        number = msisdn(i)
-        upsert_subscriber(conn, Subscriber(msisdn=number, home_region="FR", roaming=True, visited_region="ES",
-                                           account_id=number), at=at)
-        create_account(conn, number, currency="EUR", at=at)
-        top_up(conn, number, 10_000_000, at=at)
+    first = msisdn(0)
+    upsert_subscriber(conn, Subscriber(msisdn=first, home_region="FR", roaming=True, visited_region="ES",
+                                       account_id=first), at=at)
+    create_account(conn, first, currency="EUR", at=at)
+    top_up(conn, first, SEED_CREDIT, at=at)
+    numbers = [msisdn(i) for i in range(1, count)]
+    if not numbers:
+        return
+    conn.execute(subscribers.insert(), [
+        {**subscriber_values(Subscriber(msisdn=number, home_region="FR", roaming=True, visited_region="ES",
+                                        account_id=number)), "created_at": to_db(at)}
+        for number in numbers
+    ])
+    conn.execute(accounts.insert(), [
+        {"id": number, "currency": "EUR", "postpaid": False, "balance_minor": SEED_CREDIT, "reserved_minor": 0,
+         "credit_limit_minor": 0, "updated_at": at}
+        for number in numbers
+    ])
+    conn.execute(ledger_entries.insert(), [
+        {"account_id": number, "at": at, "kind": "topup", "amount_minor": SEED_CREDIT,
+         "balance_after_minor": SEED_CREDIT, "note": None}
+        for number in numbers
+    ])
 
 
 class LatencyProbe:

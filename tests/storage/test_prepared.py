@@ -88,3 +88,66 @@ async def test_many_rows_queued_in_a_batch_are_written_at_commit_in_order(databa
     ).all())
     assert [row.id for row in stored] == [f"r{n:02d}" for n in range(25)]
     assert {from_db(row.created_at) for row in stored} == {T0}
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_bulk_flush_writes_what_row_by_row_statements_would(database) -> None:
+    """PostgreSQL sends a flush of an upsert as one statement over column arrays (``Bulk``); a row
+    written twice keeps its last values, as it does where every row is its own statement."""
+    from roamback.storage.requests import _leg_upsert
+    from roamback.storage.schema import call_legs
+
+    def leg(call_id: str, leg: str, cause: str | None, ended: datetime | None) -> dict[str, object]:
+        return {"request_id": "r1", "call_id": call_id, "leg": leg, "attempt": 1, "dialled": "+33612345678",
+                "caller_id": "+33140000000", "started_at": T0, "answered_at": None, "bridged_at": None,
+                "ended_at": ended, "cause": cause, "billed_seconds": 0, "cost_minor": 0}
+
+    def first_batch(conn: sa.Connection) -> None:
+        upsert = _leg_upsert(conn.dialect.name)
+        assert upsert is not None
+        for values in (leg("c1", "A", None, None), leg("c1", "B", None, None), leg("c1", "A", "normal", T0)):
+            upsert.run_later(conn, values)
+
+    def second_batch(conn: sa.Connection) -> None:
+        upsert = _leg_upsert(conn.dialect.name)
+        assert upsert is not None
+        for values in (leg("c1", "B", "busy", T0), leg("c2", "A", None, None)):
+            upsert.run_later(conn, values)
+
+    await database.write(first_batch)
+    await database.write(second_batch)
+    stored = await database.read(lambda conn: conn.execute(
+        sa.select(call_legs.c.call_id, call_legs.c.leg, call_legs.c.cause, call_legs.c.ended_at)
+        .order_by(call_legs.c.call_id, call_legs.c.leg)
+    ).all())
+    assert [(row.call_id, row.leg, row.cause, from_db(row.ended_at)) for row in stored] == [
+        ("c1", "A", "normal", T0), ("c1", "B", "busy", T0), ("c2", "A", None, None),
+    ]
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_bulk_update_by_key_changes_only_the_named_rows(database) -> None:
+    from roamback.ledger.backend import _CLOSE_RESERVATION
+    from roamback.storage.schema import reservations
+
+    def seed(conn: sa.Connection) -> None:
+        conn.execute(reservations.insert(), [
+            {"id": f"z{n}", "account_id": "acc", "request_id": f"r{n}", "amount_minor": 100, "state": "open",
+             "rating": "{}", "created_at": T0}
+            for n in range(4)
+        ])
+
+    def close(conn: sa.Connection) -> None:
+        for n, cost in ((0, 10), (2, 20), (0, 30)):  # z0 twice: the last one wins
+            _CLOSE_RESERVATION.run_later(conn, {"w_id": f"z{n}", "state": "settled", "cost_minor": cost,
+                                                "billed_a": n, "billed_b": 0, "settled_at": T0})
+
+    await database.write(seed)
+    await database.write(close)
+    stored = await database.read(lambda conn: conn.execute(
+        sa.select(reservations.c.id, reservations.c.state, reservations.c.cost_minor, reservations.c.settled_at)
+        .order_by(reservations.c.id)
+    ).all())
+    assert [(row.id, row.state, row.cost_minor, from_db(row.settled_at)) for row in stored] == [
+        ("z0", "settled", 30, T0), ("z1", "open", None, None), ("z2", "settled", 20, T0), ("z3", "open", None, None),
+    ]

@@ -30,7 +30,7 @@ from ..core.model import Balance, ChargingContext, Grant, Leg, Settlement, Subsc
 from ..core.ports import ChargingRefused
 from ..core.reasons import RefusalReason
 from ..storage.pool import Database
-from ..storage.prepared import Prepared, PreparedQuery
+from ..storage.prepared import Bulk, Prepared, PreparedQuery, unnest_rows
 from ..storage.schema import accounts, ledger_entries, reservations
 from .accounts import load_rates
 from .rating import Rate, billed_seconds, call_cost_minor, cost_minor, longest_prefix, max_talk_seconds
@@ -90,22 +90,37 @@ _LOCK_RESERVATION = PreparedQuery(
     sa.select(reservations).where(reservations.c.id == sa.bindparam("w_id")).with_for_update(), ("w_id",)
 )
 _READ_ACCOUNT = PreparedQuery(sa.select(accounts).where(accounts.c.id == sa.bindparam("w_id")), ("w_id",))
-_CHARGE = Prepared(
+_CHARGE_SQL = (
     accounts.update()
     .where(accounts.c.id == sa.bindparam("w_id"))
     .values(
         balance_minor=accounts.c.balance_minor - sa.bindparam("w_cost"),
         reserved_minor=accounts.c.reserved_minor - sa.bindparam("w_amount"),
-    ),
-    ("w_id", "w_cost", "w_amount", "updated_at"),
+    )
 )
+_CHARGE_KEYS = ("w_id", "w_cost", "w_amount", "updated_at")
+_CHARGE = Prepared(_CHARGE_SQL, _CHARGE_KEYS)
+# Where UPDATE ... RETURNING exists (PostgreSQL, SQLite; not MariaDB) the charged row comes back with it.
+_CHARGE_RETURNING = PreparedQuery(_CHARGE_SQL.returning(*accounts.c), _CHARGE_KEYS)
 _INSERT_ENTRY = Prepared(
     ledger_entries.insert(),
     ("account_id", "at", "kind", "amount_minor", "balance_after_minor", "request_id", "note"),
 )
+_CLOSE_KEYS = ("w_id", "state", "cost_minor", "billed_a", "billed_b", "settled_at")
+
+
+def _close_bulk() -> Bulk:
+    rows = unnest_rows({"w_id": reservations.c.id, **{key: reservations.c[key] for key in _CLOSE_KEYS[1:]}})
+    statement = (
+        reservations.update()
+        .where(reservations.c.id == rows.c.w_id)
+        .values({key: rows.c[key] for key in _CLOSE_KEYS[1:]})
+    )
+    return Bulk(statement, _CLOSE_KEYS, unique=("w_id",))
+
+
 _CLOSE_RESERVATION = Prepared(
-    reservations.update().where(reservations.c.id == sa.bindparam("w_id")),
-    ("w_id", "state", "cost_minor", "billed_a", "billed_b", "settled_at"),
+    reservations.update().where(reservations.c.id == sa.bindparam("w_id")), _CLOSE_KEYS, bulk=_close_bulk()
 )
 
 
@@ -300,9 +315,12 @@ def _price(snapshot: Mapping[str, Any], billed: dict[Leg, int], amount: int) -> 
 def _settle(conn: Connection, row: Row, cost: int, billed: dict[Leg, int], at: datetime) -> Row:
     """Charge the cost, release the whole reservation and close it; returns the account afterwards."""
     account_id = row["account_id"]
-    _CHARGE.run(conn, {"w_id": account_id, "w_cost": cost, "w_amount": int(row["amount_minor"]),
-                           "updated_at": at})
-    account = _lock_account(conn, account_id)
+    charge = {"w_id": account_id, "w_cost": cost, "w_amount": int(row["amount_minor"]), "updated_at": at}
+    if conn.dialect.update_returning:
+        account = _CHARGE_RETURNING.first(conn, charge)
+    else:
+        _CHARGE.run(conn, charge)
+        account = _lock_account(conn, account_id)
     assert account is not None, "a reservation always belongs to an existing account"
     if cost:  # the ledger records movements; an unanswered call moved nothing
         _INSERT_ENTRY.run_later(conn, {

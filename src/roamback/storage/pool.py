@@ -17,7 +17,9 @@ two writes of one request in flight, so parallel writers cannot reorder a reques
 Reads are grouped the same way for the same reason: under load, each reader thread takes every read
 queued, runs them on one connection and hands all results back to the reactor in one wake-up, instead
 of one checkout and one cross-thread call per read. A failed read rolls the connection back so the
-reads after it in the group still run.
+reads after it in the group still run. Like the writers, each reader keeps its connection between
+groups (a checkout pings the server: one more round trip per group) and ends each group with a rollback,
+so the next group reads a fresh snapshot.
 """
 
 from __future__ import annotations
@@ -148,24 +150,31 @@ class Database:
     def _read_loop(self) -> None:
         """Reads queued together share one connection and one hop back to the reactor."""
         stopping = False
-        while not stopping:
-            batch, stopping = self._take(self._reads)
-            if batch:
-                self._reactor.callFromThread(_fire_all, self._read_group(batch))
+        try:
+            while not stopping:
+                batch, stopping = self._take(self._reads)
+                if batch:
+                    self._reactor.callFromThread(_fire_all, self._read_group(batch))
+        finally:
+            self._drop_held()
 
     def _read_group(self, batch: list[tuple[Work, defer.Deferred[Any]]]) -> list[tuple[defer.Deferred[Any], Any]]:
         outcomes: list[tuple[defer.Deferred[Any], Any]] = []
         try:
-            with self.engine.connect() as conn:
-                for fn, d in batch:
-                    try:
-                        outcomes.append((d, fn(conn)))
-                    except Exception:
-                        outcomes.append((d, Failure()))
-                        conn.rollback()  # an aborted transaction must not fail the reads after it
+            conn = self._held_connection()
+            for fn, d in batch:
+                try:
+                    outcomes.append((d, fn(conn)))
+                except Exception:
+                    outcomes.append((d, Failure()))
+                    conn.rollback()  # an aborted transaction must not fail the reads after it
+            conn.rollback()
+            if any(isinstance(result, Failure) and result.check(OperationalError) for _, result in outcomes):
+                self._drop_held()  # it may be the connection that failed: the next group starts afresh
         except Exception:  # the connection itself failed: every read not yet answered shares the error
             failure = Failure()
             outcomes += [(d, failure) for _, d in batch[len(outcomes):]]
+            self._drop_held()
         return [
             (d, self._read_again(fn, result)) for (fn, _), (d, result) in zip(batch, outcomes, strict=True)
         ]
@@ -194,9 +203,7 @@ class Database:
                 if batch:
                     self._commit_batch(batch)
         finally:
-            held = getattr(self._held, "conn", None)
-            if held is not None:
-                held.close()
+            self._drop_held()
 
     def _commit_batch(self, batch: list[tuple[Work, defer.Deferred[Any]]]) -> None:
         self.batches += 1
@@ -224,9 +231,7 @@ class Database:
                 return [fn(conn) for fn in fns]
         except OperationalError:
             # The server may have dropped it: start the retry on a fresh connection.
-            conn.invalidate()
-            conn.close()
-            self._held.conn = None
+            self._drop_held(invalidate=True)
             raise
 
     def _held_connection(self) -> Connection:
@@ -234,6 +239,19 @@ class Database:
         if conn is None or conn.closed or conn.invalidated:
             conn = self._held.conn = self.engine.connect()
         return conn
+
+    def _drop_held(self, *, invalidate: bool = False) -> None:
+        """Give this thread's connection up (to the pool, or discarded when it may be broken)."""
+        conn: Connection | None = getattr(self._held, "conn", None)
+        self._held.conn = None
+        if conn is None:
+            return
+        try:
+            if invalidate and not conn.invalidated:
+                conn.invalidate()
+            conn.close()
+        except Exception:  # closing a dead connection must not hide the error that killed it
+            log.failure("closing a database connection failed")
 
     def _commit_alone(self, fn: Callable[[Connection], T]) -> T:
         with self.engine.begin() as conn:

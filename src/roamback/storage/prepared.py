@@ -8,10 +8,13 @@ goes through its column type's bind processor exactly as it would through ``Conn
 Only write statements with no result rows belong here; queries keep the full SQLAlchemy path.
 
 ``run_later`` goes one step further for rows nothing in the same transaction reads back (history lines,
-CDRs, notices, ledger entries): inside a ``deferred_batch`` they are collected and sent with one
-``executemany`` per statement just before the commit, which on PostgreSQL is one pipelined round trip
-instead of one per row. Outside a batch ``run_later`` is ``run``, so no caller can lose a row by
-forgetting to flush.
+CDRs, notices, ledger entries): inside a ``deferred_batch`` they are collected and sent once per
+statement just before the commit. On PostgreSQL a plain INSERT goes as one COPY, and a statement given a
+``Bulk`` form (an upsert, an UPDATE by key) as one statement whose parameters are column arrays
+(``unnest``); anything else, and every statement on the other backends, goes as one ``executemany``.
+Row by row, even pipelined, psycopg sends each row as its own query (and under load each send waits for
+the GIL); one statement per flush costs one round trip and one plan. Outside a batch ``run_later`` is
+``run``, so no caller can lose a row by forgetting to flush.
 """
 
 from __future__ import annotations
@@ -23,8 +26,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql import ColumnElement, bindparam, func, select
 from sqlalchemy.sql.dml import Insert, UpdateBase
 from sqlalchemy.sql.schema import Table
 from sqlalchemy.sql.selectable import Select
@@ -53,14 +58,20 @@ class _Compiled:
 
 
 class Prepared:
-    """One INSERT/UPDATE/DELETE with a fixed set of parameter names."""
+    """One INSERT/UPDATE/DELETE with a fixed set of parameter names.
 
-    __slots__ = ("_by_dialect", "_keys", "_statement")
+    ``bulk``: the same statement for many rows at once on PostgreSQL (see ``Bulk``), used by flushes.
+    """
 
-    def __init__(self, statement: UpdateBase | Select[Any], keys: Sequence[str]) -> None:
+    __slots__ = ("_bulk", "_by_dialect", "_keys", "_statement")
+
+    def __init__(
+        self, statement: UpdateBase | Select[Any], keys: Sequence[str], *, bulk: Bulk | None = None
+    ) -> None:
         self._statement = statement
         self._keys = tuple(keys)
         self._by_dialect: dict[str, _Compiled] = {}
+        self._bulk = bulk
 
     def run(self, conn: Connection, params: Mapping[str, Any]) -> int:
         """Execute inside ``conn``'s transaction; return the driver's rowcount (matched rows)."""
@@ -76,12 +87,18 @@ class Prepared:
             cursor.close()
 
     def run_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        if len(rows) == 1:  # a COPY costs two round trips (start, then data and end); one INSERT costs one
+            self.run(conn, rows[0])
+            return
         compiled = self._compiled(conn)
         arguments = [compiled.arguments(params) for params in rows]
         cursor = conn.connection.driver_connection.cursor()
         try:
             if compiled.copy is not None:
                 _copy_rows(cursor, compiled, arguments)
+            elif self._bulk is not None and len(rows) > 1 and conn.dialect.name == "postgresql":
+                sql, arguments = self._bulk.arguments(conn, compiled, rows, arguments)
+                cursor.execute(sql, arguments)
             else:
                 cursor.executemany(compiled.sql, arguments)
         except conn.dialect.loaded_dbapi.Error as exc:
@@ -114,8 +131,9 @@ class Prepared:
         processors = tuple(_bind_processor(compiled.binds[name].type, dialect) for name in names)
         columns: tuple[str, ...] = ()
         results: tuple[Callable[[Any], Any] | None, ...] = ()
-        if isinstance(self._statement, Select):
-            selected = list(self._statement.selected_columns)
+        if isinstance(self._statement, Select) or getattr(self._statement, "_returning", ()):
+            selected = list(self._statement.selected_columns if isinstance(self._statement, Select)
+                            else self._statement.exported_columns)
             columns = tuple(column.key for column in selected)
             results = tuple(column.type._cached_result_processor(dialect, None) for column in selected)
         copy = _copy_sql(self._statement, dialect, names) if not constants else None
@@ -127,7 +145,8 @@ class Prepared:
 
 
 class PreparedQuery(Prepared):
-    """A SELECT run the same way, for the few reads inside write units (row locks, guard checks).
+    """A SELECT (or a DML statement with RETURNING) run the same way, for the few reads inside write
+    units (row locks, guard checks, a changed row read back).
 
     Rows come back as plain dicts keyed by column name, each value through its type's result
     processor, so a SQLite timestamp string or a MariaDB tinyint reads as SQLAlchemy would return it.
@@ -152,6 +171,52 @@ class PreparedQuery(Prepared):
             name: process(value) if process is not None else value
             for name, process, value in zip(compiled.columns, compiled.results, row, strict=True)
         }
+
+
+class Bulk:
+    """PostgreSQL: all the rows of a flush in one statement, each parameter an array of one column.
+
+    ``statement`` takes its rows from ``unnest_rows`` (same parameter names as the row statement);
+    ``unique`` names the columns that identify a row: of several rows with the same values there, only
+    the last is sent, which is what running them one after another would leave (an upsert or UPDATE
+    may not touch one row twice in one statement).
+    """
+
+    __slots__ = ("_statement", "_unique")
+
+    def __init__(self, statement: UpdateBase, keys: Sequence[str], unique: Sequence[str] = ()) -> None:
+        self._statement = Prepared(statement, keys)
+        self._unique = tuple(unique)
+
+    def arguments(
+        self, conn: Connection, row_form: _Compiled, rows: Sequence[Mapping[str, Any]], processed: list[Any]
+    ) -> tuple[str, Any]:
+        """The bulk SQL and its arrays, built from each row's already processed arguments."""
+        if self._unique:
+            last = {tuple(row[name] for name in self._unique): index for index, row in enumerate(rows)}
+            if len(last) < len(rows):
+                processed = [processed[index] for index in sorted(last.values())]
+        compiled = self._statement._compiled(conn)
+        if row_form.positional:
+            position = {name: index for index, name in enumerate(row_form.names)}
+            columns = {name: [row[position[name]] for row in processed] for name in compiled.names}
+        else:
+            columns = {name: [row[name] for row in processed] for name in compiled.names}
+        if compiled.positional:
+            return compiled.sql, [columns[name] for name in compiled.names]
+        return compiled.sql, columns
+
+
+def unnest_rows(columns: Mapping[str, ColumnElement[Any]], name: str = "v") -> Any:
+    """``SELECT unnest(:a) AS a, unnest(:b) AS b ...``: one row per array position, typed like ``columns``.
+
+    The parameters are named like the keys of ``columns`` (the row statement's names), each bound as an
+    array of its column's type, so PostgreSQL casts the whole array once.
+    """
+    return select(*(
+        func.unnest(bindparam(key, type_=postgresql.ARRAY(column.type))).label(key)
+        for key, column in columns.items()
+    )).subquery(name)
 
 
 def _bind_processor(type_: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:

@@ -23,7 +23,7 @@ from ..core.model import CallbackRequest, LegRecord, RecentActivity, Transition
 from ..core.ports import ActiveClaimTaken, StaleTransition
 from ..core.states import TERMINAL_STATES, RequestState
 from .pool import Database
-from .prepared import Prepared
+from .prepared import Bulk, Prepared, unnest_rows
 from .rows import (
     LEG_COLUMNS,
     NOTICE_COLUMNS,
@@ -188,7 +188,12 @@ def _insert(
     for transition, changes in checked:
         final.update(changes, state=transition.target.value, reason=transition.reason,
                      detail=truncate(transition.detail, 400), updated_at=to_db(transition.at))
-    _INSERT_REQUEST.run(conn, final)
+    if any(transition.release_active for transition, _ in checked):
+        _INSERT_REQUEST.run(conn, final)  # the release below finds the slot through the request's row
+    else:
+        # Deferred like its history lines: no unit of the batch reads it back (the engine never has two
+        # writes of one request in flight), and the flush keeps it ahead of the lines queued after it.
+        _INSERT_REQUEST.run_later(conn, final)
     _INSERT_EVENT.run_later(conn, {
         "request_id": request.id, "at": values["created_at"], "source": None,
         "target": values["state"], "reason": request.reason, "detail": values["detail"],
@@ -264,11 +269,23 @@ def _leg_upsert(dialect: str) -> Prepared | None:
             index_elements=[call_legs.c.call_id, call_legs.c.leg],
             set_={name: insert.excluded[name] for name in keep},
         )
-        return Prepared(statement, LEG_COLUMNS)
+        return Prepared(statement, LEG_COLUMNS, bulk=_leg_bulk() if dialect == "postgresql" else None)
     if dialect == "mysql":
         insert = mysql.insert(call_legs)
         return Prepared(insert.on_duplicate_key_update({name: insert.inserted[name] for name in keep}), LEG_COLUMNS)
     return None
+
+
+def _leg_bulk() -> Bulk:
+    """The flush's legs in one upsert; a leg written twice in a batch keeps its last values."""
+    rows = unnest_rows({name: call_legs.c[name] for name in LEG_COLUMNS})
+    insert = postgresql.insert(call_legs).from_select(list(LEG_COLUMNS), sa.select(rows))
+    keep = [name for name in LEG_COLUMNS if name not in ("call_id", "leg")]
+    statement = insert.on_conflict_do_update(
+        index_elements=[call_legs.c.call_id, call_legs.c.leg],
+        set_={name: insert.excluded[name] for name in keep},
+    )
+    return Bulk(statement, LEG_COLUMNS, unique=("call_id", "leg"))
 
 
 _REQUESTER = sa.select(callback_requests.c.requester).where(callback_requests.c.id == sa.bindparam("w_id"))
