@@ -113,3 +113,44 @@ async def test_sighup_reload_keeps_the_running_menu_when_the_file_is_broken(runn
     (tmp_path / "menu.yaml").write_text(default_menu_path().read_text(encoding="utf-8"), encoding="utf-8")
     running.reload_menu()
     assert parts.menu.menu is not before
+
+
+@pytest_twisted.ensureDeferred
+async def test_readiness_follows_the_configured_smpp_link(tmp_path: Path) -> None:
+    from roamback.demo_network import simnet_config, smpp_link
+    from roamback.simnet import start_simnet
+
+    base = _config(tmp_path)
+    simnet = await start_simnet(simnet_config(base, "rdy-pass"), reactor)
+    config = base.model_copy(update={"smpp": type(base.smpp)(links=[smpp_link(simnet.smpp_port.getHost().port,
+                                                                               "rdy-pass")])})
+    service = RoambackService(config, reactor)
+    service.startService()
+    await service.ready
+    ready_url = _url(service, 0, "/readyz")
+
+    async def readiness() -> tuple[int, dict[str, Any]]:
+        response = await treq.get(ready_url)
+        return response.code, await response.json()
+
+    try:
+        assert service.messaging is not None
+        link = service.messaging.links["simnet"]
+
+        async def bound() -> bool:
+            return bool(link.bound)
+
+        await _until(bound)
+        code, body = await readiness()
+        assert code == 200 and body["links"]["smpp/simnet"] == {"up": True, "required": True}
+        await simnet.stop()  # the SMSC goes away: the bind is lost and readiness must say so
+
+        async def not_ready() -> bool:
+            return (await readiness())[0] == 503
+
+        await _until(not_ready)
+        code, body = await readiness()
+        assert body["status"] == "not ready" and body["links"]["smpp/simnet"]["up"] is False
+        assert (await treq.get(_url(service, 0, "/healthz"))).code == 200  # alive all the same
+    finally:
+        await service.stopService()
