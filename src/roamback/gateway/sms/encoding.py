@@ -49,6 +49,10 @@ _BASIC, _EXTENSION = _tables()
 # the start of a pair, so a text containing it goes out in UCS2.
 _TO_GSM: dict[str, bytes] = {char: bytes([code]) for code, char in _BASIC.items()}
 _TO_GSM |= {char: bytes([_ESCAPE, code]) for code, char in _EXTENSION.items()}
+# Every reply and notice is checked and encoded: done by str.translate and set operations in C, not a
+# Python loop per character (the USSD step budget is a few hundred microseconds).
+_GSM_CHARS = frozenset(_TO_GSM)
+_GSM_TRANSLATION = {ord(char): octets.decode("latin-1") for char, octets in _TO_GSM.items()}
 
 
 class SmsDecodeError(ValueError):
@@ -83,7 +87,7 @@ class Encoded:
 
 
 def fits_gsm(text: str) -> bool:
-    return all(char in _TO_GSM for char in text)
+    return _GSM_CHARS.issuperset(text)
 
 
 def choose_data_coding(text: str, *, allow_gsm: bool = True) -> int:
@@ -98,7 +102,7 @@ def cost(text: str, data_coding: int) -> int:
     if data_coding == UCS2:
         return len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
     if data_coding == GSM_DEFAULT:
-        return sum(len(_gsm_bytes(char)) for char in text)
+        return len(_gsm_octets(text))
     raise ValueError(f"we only send GSM_DEFAULT or UCS2, not 0x{data_coding:02X}")
 
 
@@ -110,7 +114,7 @@ def encode_as(text: str, data_coding: int) -> bytes:
         except UnicodeEncodeError as exc:
             raise SmsEncodeError(f"lone surrogate at index {exc.start}") from None
     if data_coding == GSM_DEFAULT:
-        return b"".join(_gsm_bytes(char) for char in text)
+        return _gsm_octets(text)
     raise ValueError(f"we only send GSM_DEFAULT or UCS2, not 0x{data_coding:02X}")
 
 
@@ -120,11 +124,11 @@ def encode(text: str, *, allow_gsm: bool = True) -> Encoded:
     return Encoded(encode_as(text, data_coding), data_coding, cost(text, data_coding))
 
 
-def _gsm_bytes(char: str) -> bytes:
-    try:
-        return _TO_GSM[char]
-    except KeyError:
-        raise ValueError(f"{char!r} is not in the GSM 03.38 alphabet") from None
+def _gsm_octets(text: str) -> bytes:
+    if not _GSM_CHARS.issuperset(text):
+        char = next(char for char in text if char not in _GSM_CHARS)
+        raise ValueError(f"{char!r} is not in the GSM 03.38 alphabet")
+    return text.translate(_GSM_TRANSLATION).encode("latin-1")
 
 
 def decode(short_message: bytes, data_coding: int) -> str:
