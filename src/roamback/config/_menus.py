@@ -39,6 +39,10 @@ class UssdMenuConfig(Section):
     index_digits: int = Field(2, ge=1, le=2, description="*123*<n># with at most this many digits names a "
                               "phone book position, not a number to call.")
     notify_on_timeout: bool = Field(False, description="Send an SMS when a dialogue times out.")
+    confirm: Literal["after_leg_a", "on_decision"] = Field(
+        "after_leg_a", description="When a call-back request closes the dialogue: after_leg_a (the text "
+        "states the granted time; leg A is already ringing) or on_decision (as soon as the acceptance or "
+        "refusal is stored, for centres with a short screen timer).")
     expire_every_seconds: PositiveSeconds = Field(5.0, description="How often abandoned dialogues are freed.")
 
     @model_validator(mode="after")

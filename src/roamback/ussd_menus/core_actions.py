@@ -1,7 +1,10 @@
 """``MenuActions`` over the real service: the callback engine, the charging backend and the database.
 
 Callbacks go through ``CallbackEngine.submit`` as ``Channel.USSD`` triggers, so the menu refuses exactly
-what every other door refuses and its closing text is the engine's own ``describe``. Registrations reuse
+what every other door refuses and its closing text is the engine's own ``describe``: by default once leg
+A has been handed to the switch (the text then states the granted time), or, with a ``waiter``
+(``ussd_menu.confirm: on_decision``), as soon as the decision is stored, for centres whose screen timer
+cannot wait for the charging reservation. Registrations reuse
 the SMS door's storage (same codes, same attempts limit) and queue the code's SMS in the same transaction,
 so a code is never stored without its SMS or sent without being stored. PIN hashing runs on a thread.
 """
@@ -9,6 +12,7 @@ so a code is never stored without its SMS or sent without being stored. PIN hash
 from __future__ import annotations
 
 import math
+import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -20,6 +24,7 @@ from ..core import numbers
 from ..core.engine import CallbackEngine
 from ..core.model import Balance, CallbackTrigger, Channel, Notice, Subscriber
 from ..core.ports import ChargingBackend, SubscriberDirectory
+from ..gateway.decision import DecisionWaiter
 from ..gateway.mobile.sms_commands import RegistrationSettings
 from ..storage import registrations as reg
 from ..storage.outbox import OutboxStore
@@ -34,8 +39,9 @@ from .actions import Confirmation, Confirmed, PhonebookEntry, Registration
 class CoreMenuActions:
     def __init__(self, *, engine: CallbackEngine, db: Database, directory: SubscriberDirectory,
                  charging: ChargingBackend, now: Callable[[], datetime],
-                 registration: RegistrationSettings | None = None) -> None:
+                 registration: RegistrationSettings | None = None, waiter: DecisionWaiter | None = None) -> None:
         self._engine = engine
+        self._waiter = waiter
         self._db = db
         self._directory = directory
         self._charging = charging
@@ -58,9 +64,10 @@ class CoreMenuActions:
     async def request_callback(self, msisdn: str, destination: str, callback_number: str | None,
                                language: str) -> str:
         leg_a = None if callback_number in (None, msisdn) else callback_number
-        request = await self._engine.submit(CallbackTrigger(Channel.USSD, msisdn, destination,
-                                                            callback_number=leg_a, language=language))
-        return self._engine.describe(request)
+        trigger = CallbackTrigger(Channel.USSD, msisdn, destination, callback_number=leg_a, language=language,
+                                  reference=f"ussd-menu:{uuid.uuid4()}")
+        submit = self._waiter.submit if self._waiter is not None else self._engine.submit
+        return self._engine.describe(await submit(trigger))
 
     async def balance(self, subscriber: Subscriber) -> Balance | None:
         return await self._charging.balance(subscriber)

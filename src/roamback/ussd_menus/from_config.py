@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
+from ..gateway.decision import DecisionWaiter
 from ..gateway.http_ussd import HttpUssdSettings, UssdFrontDoor
 from ..gateway.mobile.sms_commands import RegistrationSettings
 from .core_actions import CoreMenuActions
@@ -44,7 +45,9 @@ def build_menu_engine(config: Config, parts: Components, reactor: Any) -> MenuEn
     actions = CoreMenuActions(engine=parts.engine, db=parts.db, directory=parts.directory, charging=parts.charging,
                               now=parts.runtime.now,
                               registration=RegistrationSettings(config.sms.code_ttl_seconds,
-                                                                config.sms.code_max_attempts))
+                                                                config.sms.code_max_attempts),
+                              waiter=DecisionWaiter(parts.engine, parts.runtime)
+                              if menu.confirm == "on_decision" else None)
     return MenuEngine(load_menu(menu.file or default_menu_path(), settings.limits), actions=actions,
                       store=_store(config, reactor.seconds), catalog=parts.engine.catalog, settings=settings,
                       clock=reactor.seconds)
