@@ -75,7 +75,7 @@ class PeerProcess(ProcessProtocol):
     def send(self, line: str) -> None:
         self.transport.write(line.encode() + b"\n")
 
-    def signal(self, name: str) -> None:
+    def signal(self, name: str | int) -> None:
         self.transport.signalProcess(name)
 
     async def stop(self) -> None:

@@ -7,7 +7,9 @@ it cannot route. Configuration lives in tests/peers/freediameter/.
 
 from __future__ import annotations
 
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -117,3 +119,31 @@ async def test_an_unknown_realm_gets_3002_and_charging_unavailable(relay):
         await lost.reserve(context("100"))
     assert refused.value.reason is RefusalReason.CHARGING_UNAVAILABLE
     assert refused.value.detail == "CCA-I result 3002"
+
+
+@pytest.mark.parametrize("handling", ["terminate", "continue"])
+@pytest_twisted.ensureDeferred
+async def test_frozen_ocs_behind_the_relay_times_out_within_tx_and_ccfh_decides(relay, handling: str):
+    """SIGSTOP both OCS processes: the relay keeps the request, our Tx fires, and Credit-Control-Failure-
+    Handling decides: TERMINATE refuses (nothing is dialled without a grant), CONTINUE lets the call go on
+    uncontrolled."""
+    backend, processes = relay
+    settings = ro_settings([ocs_peer("dra", 1, realm="*", relay=True)], failure_handling=handling)
+    charging = RoCharging(backend.service, settings, session_prefix=f"roamback.client.test;{handling}",
+                          schedule=lambda fn: None)
+    for ocs in processes[:2]:
+        ocs.signal("STOP")
+    try:
+        started = time.monotonic()
+        if handling == "terminate":
+            with pytest.raises(ChargingRefused) as refused:
+                await charging.reserve(context("100"))
+            assert refused.value.reason is RefusalReason.CHARGING_UNAVAILABLE
+        else:
+            grant = await charging.reserve(context("100"))
+            assert grant.max_talk_seconds > 0 and grant.validity_seconds is None  # uncontrolled: no updates
+        took = time.monotonic() - started
+        assert settings.tx_seconds - 0.5 <= took <= 2 * settings.tx_seconds + 2, took  # Tx, maybe one failover
+    finally:
+        for ocs in processes[:2]:
+            ocs.signal(signal.SIGCONT)
