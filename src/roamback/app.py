@@ -269,6 +269,8 @@ class RoambackService(MultiService):
         self.ops = build_ops_service(parts.engine, parts.runtime, parts.db, self.reactor, self.config.metrics,
                                      self.config.snmp)
         self._register_links(self.ops, parts, messaging)
+        if hasattr(parts.charging, "observe_failure_handling"):  # Diameter Ro: CCFH engaged is an alarm
+            parts.charging.observe_failure_handling(self.ops.figures.report_charging_failover)
         self.ops.setServiceParent(self)
         super().startService()
         if self.config.metrics.enabled:

@@ -131,6 +131,8 @@ async def test_frozen_ocs_behind_the_relay_times_out_within_tx_and_ccfh_decides(
     settings = ro_settings([ocs_peer("dra", 1, realm="*", relay=True)], failure_handling=handling)
     charging = RoCharging(backend.service, settings, session_prefix=f"roamback.client.test;{handling}",
                           schedule=lambda fn: None)
+    engaged: list[str] = []
+    charging.observe_failure_handling(engaged.append)  # what raises the SNMP alarm and the metric
     for ocs in processes[:2]:
         ocs.signal("STOP")
     try:
@@ -143,6 +145,7 @@ async def test_frozen_ocs_behind_the_relay_times_out_within_tx_and_ccfh_decides(
             grant = await charging.reserve(context("100"))
             assert grant.max_talk_seconds > 0 and grant.validity_seconds is None  # uncontrolled: no updates
         took = time.monotonic() - started
+        assert engaged and engaged[0].startswith("CCR-I ") and engaged[0].endswith(handling.upper())
         assert settings.tx_seconds - 0.5 <= took <= 2 * settings.tx_seconds + 2, took  # Tx, maybe one failover
     finally:
         for ocs in processes[:2]:

@@ -111,6 +111,7 @@ class RoCharging:
         self._counter = itertools.count(1)
         self._sessions: dict[str, _Session] = {}
         self._settled: OrderedDict[str, Settlement] = OrderedDict()  # recent ones, for a repeated terminate
+        self._failure_observers: list[Callable[[str], None]] = []
         self.server_requests = ServerRequests(settings, self._sessions.__contains__, self._reauthorise, schedule)
         node.set_request_handler(self.server_requests.handle)
 
@@ -123,6 +124,14 @@ class RoCharging:
 
     def set_listener(self, listener: RoSessionListener) -> None:
         self.server_requests.listener = listener
+
+    def observe_failure_handling(self, observer: Callable[[str], None]) -> None:
+        """Be told each time an unanswered request engages Credit-Control-Failure-Handling (an alarm)."""
+        self._failure_observers.append(observer)
+
+    def _failure_handling_engaged(self, detail: str) -> None:
+        for observer in self._failure_observers:
+            observer(detail)
 
     # -- ChargingBackend ---------------------------------------------------------------------------
 
@@ -140,6 +149,7 @@ class RoCharging:
                         refusal = exc
         except RequestNotAnswered as exc:
             del self._sessions[session.id]
+            self._failure_handling_engaged(f"CCR-I {exc.reason}: {session.failure_handling.name}")
             if session.failure_handling is FailureHandling.CONTINUE:
                 log.warn("AUDIT: OCS unreachable ({why}); CONTINUE grants {id} without credit control",
                          why=exc.reason, id=session.id)
@@ -179,6 +189,7 @@ class RoCharging:
                 try:
                     answer = await self._exchange(session, TERMINATION, usages)
                 except RequestNotAnswered as exc:
+                    self._failure_handling_engaged(f"CCR-T {exc.reason}")
                     raise PortUnavailable(f"CCR-T for {reservation_id}: {exc.reason}") from exc
                 if not is_success(answer.result_code):
                     log.warn("CCR-T for {id} answered {code}; usage stands as reported",
@@ -271,6 +282,7 @@ class RoCharging:
         try:
             answer = await self._exchange(session, UPDATE, usages)
         except RequestNotAnswered as exc:
+            self._failure_handling_engaged(f"CCR-U {exc.reason}: {session.failure_handling.name}")
             if session.failure_handling is FailureHandling.CONTINUE:
                 log.warn("AUDIT: CCR-U for {id} unanswered ({why}); CONTINUE keeps the call up", id=session.id,
                          why=exc.reason)
