@@ -31,6 +31,7 @@ log = Logger()
 
 _REMEMBER_ENDED = 10_000  # finished call ids kept to recognise their leftovers after a reconnect
 _RESYNC_RETRY_SECONDS = 1.0
+_ID_FIELDS = ("playback", "peer", "channel", "bridge")  # where an event names its object, in precedence order
 
 
 class AriSwitch(Service):
@@ -132,8 +133,12 @@ class AriSwitch(Service):
         log.warn("ARI event socket lost; calls continue on the switch, events resume after reconnect")
 
     def event(self, message: dict[str, Any]) -> None:
-        object_id = next((message[field]["id"] for field in ("playback", "peer", "channel", "bridge")
-                          if isinstance(message.get(field), dict) and "id" in message[field]), None)
+        object_id = None
+        for field in _ID_FIELDS:
+            named = message.get(field)
+            if isinstance(named, dict) and "id" in named:
+                object_id = named["id"]
+                break
         key = self._key(object_id) if object_id else None
         if key is None:
             for listener in self._inbound:
@@ -141,7 +146,19 @@ class AriSwitch(Service):
             return
         entry = self._calls.get(key)
         if entry is not None:
-            entry[1].post(entry[0].handle, message)
+            call, serial = entry
+            if not serial.idle:  # behind a step still running: the event must wait its turn
+                serial.post(call.handle, message)
+                return
+            # Nothing of this call is running, so the event is folded in now; only a step that needs a
+            # REST request pays for a serialised step (Deferreds and a coroutine per event otherwise).
+            try:
+                step = call.react(message)
+            except Exception:
+                log.failure("ARI event {type} for {call} failed", type=message.get("type"), call=key)
+                return
+            if step is not None:
+                serial.post(step[0], *step[1])
         elif key in self._adopted and message.get("type") == "ChannelDestroyed":
             channels = self._adopted[key]
             channels.discard(object_id)
