@@ -95,3 +95,42 @@ def test_speed_compresses_timers_and_timestamps_alike(clock: task.Clock) -> None
 def test_speed_must_be_positive(clock: task.Clock) -> None:
     with pytest.raises(ValueError, match="speed"):
         TwistedRuntime(clock, speed=0)
+
+
+def test_spawn_consumes_many_ready_results_without_recursing() -> None:
+    """A coroutine awaiting thousands of already-fired Deferreds must not exhaust the stack."""
+    from twisted.internet import defer, reactor
+
+    from roamback.runtime import TwistedRuntime
+
+    totals: list[int] = []
+
+    async def count() -> None:
+        total = 0
+        for n in range(5000):
+            total += await defer.succeed(n)
+        totals.append(total)
+
+    TwistedRuntime(reactor).spawn(count())
+    assert totals == [sum(range(5000))]
+
+
+def test_spawn_throws_ready_failures_into_the_coroutine_and_resumes_later() -> None:
+    from twisted.internet import defer, reactor
+
+    from roamback.runtime import TwistedRuntime
+
+    seen: list[str] = []
+    later: defer.Deferred[int] = defer.Deferred()
+
+    async def caught() -> None:
+        try:
+            await defer.fail(ValueError("ready failure"))
+        except ValueError as exc:
+            seen.append(str(exc))
+        seen.append(str(await later))
+
+    TwistedRuntime(reactor).spawn(caught())
+    assert seen == ["ready failure"]
+    later.callback(7)
+    assert seen == ["ready failure", "7"]

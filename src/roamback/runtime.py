@@ -43,9 +43,47 @@ class TwistedRuntime:
         return self._reactor.callLater(seconds / self._speed, fn, *args)
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
-        """Fire and forget, but never silently: a background failure is an operator's problem to see."""
-        name = getattr(coro, "__qualname__", repr(coro))
-        Deferred.fromCoroutine(coro).addErrback(_log_failure, name)
+        """Fire and forget, but never silently: a background failure is an operator's problem to see.
+
+        Driven here rather than by ``Deferred.fromCoroutine``: it runs at once up to its first suspension
+        either way, but a task spawned per USSD step then costs no Deferred, cancellation status or
+        context copy of its own, only a callback on the Deferred it actually waits for.
+        """
+        _resume(None, coro, getattr(coro, "__qualname__", repr(coro)))
+
+
+def _resume(result: object, coro: Coroutine[Any, Any, Any], name: str) -> None:
+    """Send ``result`` (a ``Failure`` is thrown) into ``coro`` and run it to its next wait on a Deferred.
+
+    Anything else it yields is sent straight back, as ``inlineCallbacks`` does. A Deferred that has already
+    fired is consumed in this loop, not by recursing, so a long run of ready results cannot exhaust the
+    stack. The callbacks return None so that the Deferred waited on has nothing left to report as unhandled.
+    """
+    while True:
+        try:
+            result = result.throwExceptionIntoGenerator(coro) if isinstance(result, Failure) else coro.send(result)
+        except StopIteration:
+            return
+        except BaseException:
+            _log_failure(Failure(), name)
+            return
+        if not isinstance(result, Deferred):
+            continue
+        ready: list[object] = []
+        waiting = [True]
+
+        def arrived(value: object, ready: list[object] = ready, waiting: list[bool] = waiting) -> None:
+            if waiting[0]:
+                ready.append(value)
+            else:
+                _resume(value, coro, name)
+
+        result.addBoth(arrived)
+        if ready:
+            result = ready[0]
+            continue
+        waiting[0] = False
+        return
 
 
 def _log_failure(failure: Failure, name: str) -> None:

@@ -152,10 +152,13 @@ class MoHandler:
 
 def inbound_fields(pdu: Pdu) -> Inbound | None:
     """None for a PDU an ESME is never sent (the session answers those itself; this is a safety net)."""
-    if not isinstance(pdu, smpp34.DeliverSm | DataSm):
+    if isinstance(pdu, smpp34.DeliverSm):
+        payload = pdu.short_message
+    elif isinstance(pdu, DataSm):
+        payload = b""
+    else:
         return None
     tlvs = {tlv.tag: tlv.value for tlv in pdu.tlvs}
-    payload = pdu.short_message if isinstance(pdu, smpp34.DeliverSm) else b""
     payload = payload or tlvs.get(smpp34.TLV_MESSAGE_PAYLOAD, b"")
     source = pdu.source_addr
     if pdu.source_addr_ton == INTERNATIONAL and source and not source.startswith("+"):

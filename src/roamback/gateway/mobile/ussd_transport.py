@@ -15,6 +15,7 @@ with the one-shot syntax.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Protocol
@@ -197,7 +198,7 @@ class UssdTransport:
             payload, data_coding = encode_as(reply.text, GSM_DEFAULT), GSM_DEFAULT if wanted == "auto" else wanted
         else:  # a fixed GSM coding cannot carry this text; UCS2 is the only honest choice
             payload, data_coding = encode_as(reply.text, UCS2), UCS2
-        tlvs = [smpp34.Tlv(smpp34.TLV_USSD_SERVICE_OP, bytes([reply.op]))]
+        tlvs = [_op_tlv(reply.op)]
         if reply.its_session_info is not None:
             tlvs.append(smpp34.Tlv(smpp34.TLV_ITS_SESSION_INFO, reply.its_session_info))
         if reply.user_message_reference is not None:
@@ -250,10 +251,24 @@ class UssdTransport:
 
     async def _language(self, msisdn: str) -> str | None:
         try:
-            subscriber = await self._directory.lookup(numbers.normalise(msisdn, self._engine.home_region))
+            subscriber = await self._directory.lookup(_normalised(msisdn, self._engine.home_region))
         except (PortUnavailable, numbers.InvalidNumber):
             return None
         return subscriber.language if subscriber is not None else None
+
+
+@functools.cache
+def _op_tlv(op: int) -> smpp34.Tlv:
+    """A dialect uses a handful of op codes, so their TLVs are built once rather than per reply."""
+    return smpp34.Tlv(smpp34.TLV_USSD_SERVICE_OP, bytes([op]))
+
+
+@functools.lru_cache(maxsize=65536)
+def _normalised(msisdn: str, home_region: str) -> str:
+    """Every Begin looks its subscriber up, and a subscriber dials again and again: parsing the number
+    with phonenumbers each time was the largest single cost of a Begin. A number that does not parse is
+    not cached, so it raises ``InvalidNumber`` every time."""
+    return numbers.normalise(msisdn, home_region)
 
 
 def _indication(message: Inbound) -> UssdIndication:

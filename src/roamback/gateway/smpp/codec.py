@@ -31,6 +31,7 @@ MAX_PDU_LENGTH = 70_000
 """A message_payload TLV holds up to 64 KiB; anything longer is a broken or hostile peer."""
 
 _SEQUENCE = struct.Struct(">I")
+_RUST_ENCODED = (smpp34.SubmitSm, smpp34.DeliverSm)  # a tuple: isinstance checks it faster than a union
 _MESSAGE_COMMANDS = {CommandId.SUBMIT_SM, CommandId.DELIVER_SM}
 _MESSAGE_RESPONSES = {CommandId.SUBMIT_SM_RESP, CommandId.DELIVER_SM_RESP, CommandId.DATA_SM_RESP}
 _BIND_RESPONSES = {c | 0x80000000 for c in BIND_COMMANDS}
@@ -160,7 +161,7 @@ _DECODERS: dict[int, Callable[[bytes, int, int], Pdu]] = {
 
 def encode(pdu: Pdu, sequence_number: int) -> bytes:
     """Encode ``pdu`` under ``sequence_number``."""
-    if isinstance(pdu, smpp34.SubmitSm | smpp34.DeliverSm):
+    if isinstance(pdu, _RUST_ENCODED):
         wire = pdu.encode()
         return wire[:12] + _SEQUENCE.pack(sequence_number) + wire[16:]
     if isinstance(pdu, HeaderOnly):

@@ -145,19 +145,24 @@ class EsmeLink(MultiService):
         return self._submit(pdu, tried=frozenset())
 
     def _submit(self, pdu: Pdu, tried: frozenset[int]) -> Deferred[MessageResp]:
-        candidates = [p for p in self._bound if p.can_submit and id(p) not in tried]
-        if not candidates:
+        bind, least = None, 0
+        for candidate in self._bound:  # the first least loaded, as min() would pick, without a list per submit
+            if candidate.can_submit and id(candidate) not in tried:
+                load = candidate.load
+                if bind is None or load < least:
+                    bind, least = candidate, load
+        if bind is None:
             return _failed(SmppRequestError(FailureReason.NOT_SENT, Status.RBINDFAIL))
-        bind = min(candidates, key=lambda p: p.load)
         result: Deferred[MessageResp] = bind.request(pdu)  # type: ignore[assignment]
+        return result.addErrback(self._retry_elsewhere, pdu, tried, bind)
 
-        def retry_elsewhere(failure: Failure) -> Deferred[MessageResp] | Failure:
-            failure.trap(SmppRequestError)
-            if failure.value.reason is FailureReason.NOT_SENT and self.running:
-                return self._submit(pdu, tried | {id(bind)})
-            return failure
-
-        return result.addErrback(retry_elsewhere)
+    def _retry_elsewhere(
+        self, failure: Failure, pdu: Pdu, tried: frozenset[int], bind: EsmeProtocol
+    ) -> Deferred[MessageResp] | Failure:
+        failure.trap(SmppRequestError)
+        if failure.value.reason is FailureReason.NOT_SENT and self.running:
+            return self._submit(pdu, tried | {id(bind)})
+        return failure
 
     def bind_up(self, protocol: EsmeProtocol) -> None:
         self._bound.append(protocol)

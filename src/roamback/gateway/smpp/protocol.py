@@ -12,7 +12,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Protocol as TypingProtocol
 
-from twisted.internet.defer import Deferred, ensureDeferred, maybeDeferred
+from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
@@ -214,26 +214,36 @@ class SmppProtocol(Protocol):
                 log.info("SMPP {origin} unbound (by peer: {by_peer})", origin=self.origin, by_peer=by_peer)
 
     def _answer(self, event: RequestReceived) -> None:
-        def call() -> Deferred[Answer | int]:
+        """Answer at once when the handler answers synchronously (every USSD indication does): the chain
+        of Deferreds is only built for an answer that is still to come."""
+        try:
             result = self._handler.handle_request(event.pdu, self.origin)
-            if inspect.isawaitable(result) and not isinstance(result, Deferred):
-                return ensureDeferred(result)  # type: ignore[arg-type]
-            return result  # type: ignore[return-value]
+        except Exception:
+            result = self._handler_failed(Failure())
+        if isinstance(result, Deferred) or inspect.isawaitable(result):
+            answer = result if isinstance(result, Deferred) else ensureDeferred(result)  # type: ignore[arg-type]
+            answer.addErrback(self._handler_failed).addCallback(self._reply, event.sequence_number).addErrback(
+                self._answering_failed
+            )
+            return
+        try:
+            self._reply(result, event.sequence_number)
+        except Exception:
+            self._answering_failed(Failure())
 
-        def failed(failure: Failure) -> int:
-            log.failure("SMPP {origin}: request handler failed", failure, origin=self.origin)
-            return self.failure_status
+    def _handler_failed(self, failure: Failure) -> int:
+        log.failure("SMPP {origin}: request handler failed", failure, origin=self.origin)
+        return self.failure_status
 
-        def reply(answer: Answer | int) -> None:
-            if isinstance(answer, int):
-                answer = Answer(answer)
-            assert self.session is not None
-            self.session.send_response(event.sequence_number, answer.status, answer.message_id)
-            self.flush()
+    def _reply(self, answer: Answer | int, sequence_number: int) -> None:
+        if isinstance(answer, int):
+            answer = Answer(answer)
+        assert self.session is not None
+        self.session.send_response(sequence_number, answer.status, answer.message_id)
+        self.flush()
 
-        maybeDeferred(call).addErrback(failed).addCallback(reply).addErrback(
-            lambda failure: log.failure("SMPP {origin}: answering failed", failure, origin=self.origin)
-        )
+    def _answering_failed(self, failure: Failure) -> None:
+        log.failure("SMPP {origin}: answering failed", failure, origin=self.origin)
 
     # -- role hooks -----------------------------------------------------------------------------------------
 

@@ -83,6 +83,8 @@ class SmppSession:
         self.role = role
         self.config = config or SessionConfig()
         self._state = State.OPEN
+        self._may_send_now: frozenset[int] = frozenset()  # MAY_SEND and MAY_RECEIVE in the current state,
+        self._may_receive_now: frozenset[int] = frozenset()  # looked up once per transition, not per PDU
         self._now = now
         self._frames = FrameBuffer()
         self._out: list[bytes] = []
@@ -191,7 +193,8 @@ class SmppSession:
         command_id = self._received.pop(sequence_number, None)
         if command_id is None:
             raise LocalProtocolError(f"no request {sequence_number} awaits an answer", Status.RINVBNDSTS)
-        self._send(MessageResp(RESPONSE_OF[CommandId(command_id)], status, message_id), sequence_number)
+        # command_id is a CommandId's value (only those are stored), and an IntEnum key matches its int
+        self._send(MessageResp(RESPONSE_OF[command_id], status, message_id), sequence_number)
 
     def unbind(self, now: float) -> None:
         """Close the bind cleanly; requests not yet sent fail as NOT_SENT, ``Unbound`` follows."""
@@ -280,7 +283,7 @@ class SmppSession:
             self._transition(Input.BIND_RECEIVED, local=False)
             self._bind = (sequence, pdu)
             self._events.append(BindRequested(pdu))
-        elif command_id in MAY_RECEIVE.get((self.role, self._state), ()):
+        elif command_id in self._may_receive_now:
             if len(self._received) >= self.config.max_unanswered_received:
                 self._send(MessageResp(RESPONSE_OF[CommandId(command_id)], Status.RTHROTTLED), sequence)
                 return
@@ -302,7 +305,7 @@ class SmppSession:
 
     def _on_request_answered(self, request: _Request, pdu: Pdu, now: float) -> None:
         status = status_of(pdu)
-        expected = RESPONSE_OF[CommandId(request.pdu.command_id)]
+        expected = RESPONSE_OF[request.pdu.command_id]  # a request we sent: its command_id passed _may_send
         if pdu.command_id not in (expected, CommandId.GENERIC_NACK):
             self._events.append(RequestFailed(request.request_id, FailureReason.STATUS, Status.RINVCMDID))
         elif status in _BACK_OFF and request.resends < self.config.max_throttle_resends:
@@ -355,7 +358,7 @@ class SmppSession:
             self._events.append(RequestFailed(request.request_id, FailureReason.STATUS, exc.status))
 
     def _may_send(self, pdu: Pdu) -> bool:
-        return pdu.command_id in MAY_SEND.get((self.role, self._state), ())
+        return pdu.command_id in self._may_send_now
 
     def _pump(self, now: float) -> None:
         """Move queued requests onto the wire while the window, the state and the rate allow."""
@@ -381,6 +384,8 @@ class SmppSession:
             error = LocalProtocolError if local else RemoteProtocolError
             raise error(f"{what.name} is not allowed in {self._state.value}", Status.RINVBNDSTS)
         self._state = new_state
+        self._may_send_now = MAY_SEND.get((self.role, new_state), frozenset())
+        self._may_receive_now = MAY_RECEIVE.get((self.role, new_state), frozenset())
 
     def _close(self, what: Input, *, local: bool) -> None:
         self._transition(what, local=local)
