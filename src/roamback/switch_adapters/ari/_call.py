@@ -11,17 +11,16 @@ in simultaneous mode, still rings); leg A always hears the prompt before it join
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Any
 
-from twisted.internet.error import AlreadyCalled, AlreadyCancelled
 from twisted.logger import Logger
 
 from ...core.model import CallMode, CallPlan, Leg, LegEvent, LegEventKind
 from ...core.ports import Cancellable, Runtime
 from ...core.reasons import HangupCause
+from .._timeline import Timeline, cancel_timers
 from ._causes import unanswered_cause
 from ._prompt import prompt_media
 from ._rest import AriError, AriRest
@@ -88,10 +87,11 @@ class AriCall:
         self._rest = rest
         self._settings = settings
         self._runtime = runtime
-        self._emit_event = emit
+        self._timeline = Timeline(plan.call_id, runtime.now, emit)
+        self._emit = self._timeline.emit
+        self._clamp = self._timeline.clamp
         self._schedule = schedule
         self._bridged = False
-        self._last_at: datetime | None = None
 
     def leg_of(self, channel_id: str) -> LegState | None:
         return self.a if channel_id == self.a.channel_id else self.b if channel_id == self.b.channel_id else None
@@ -174,7 +174,7 @@ class AriCall:
             state.limit = limit
             if not state.live or state.answered_at is None:
                 continue
-            self._cancel_timers(state)
+            cancel_timers(state.timers)
             self._arm_limit(state)
             if state.in_bridge:
                 await self._set_backstop(state, self._runtime.now())
@@ -206,7 +206,7 @@ class AriCall:
     def detach(self) -> None:
         """Forget the call's timers: the service is stopping and the switch's backstop takes over."""
         for state in (self.a, self.b):
-            self._cancel_timers(state)
+            cancel_timers(state.timers)
 
     # -- flow -------------------------------------------------------------------------------------------
 
@@ -277,7 +277,7 @@ class AriCall:
 
     async def _gone(self, state: LegState, q850: int, at: datetime | None) -> None:
         state.ended = True
-        self._cancel_timers(state)
+        cancel_timers(state.timers)
         at = self._clamp(at)
         self._emit(LegEventKind.ENDED, state.leg, self._cause(state, q850, at), at=at)
         await self._wind_down(state)
@@ -332,26 +332,6 @@ class AriCall:
         elapsed = (at - state.answered_at).total_seconds()
         remaining = max(0.0, state.limit - elapsed) + self._settings.backstop_seconds
         await self._quietly(self._rest.set_variable(state.channel_id, "TIMEOUT(absolute)", f"{remaining:.1f}"))
-
-    @staticmethod
-    def _cancel_timers(state: LegState) -> None:
-        for timer in state.timers:
-            with contextlib.suppress(AlreadyCalled, AlreadyCancelled):  # the limit fired: why we are here
-                timer.cancel()
-        state.timers.clear()
-
-    def _clamp(self, at: datetime | None) -> datetime:
-        """``at`` (an ARI timestamp) or now, never before the call's previous event."""
-        at = at or self._runtime.now()
-        return self._last_at if self._last_at is not None and at < self._last_at else at
-
-    def _emit(
-        self, kind: LegEventKind, leg: Leg | None, cause: HangupCause | None = None, *, at: datetime | None = None
-    ) -> datetime:
-        at = self._clamp(at)
-        self._last_at = at
-        self._emit_event(LegEvent(call_id=self.plan.call_id, kind=kind, at=at, leg=leg, cause=cause))
-        return at
 
     async def _quietly(self, request: Any) -> None:
         """A clean-up or cosmetic request whose failure must not stop the call flow (logged)."""

@@ -14,19 +14,18 @@ adapter ends it with a cause of its own choosing rather than the switch guessing
 
 from __future__ import annotations
 
-import contextlib
 import math
 import uuid as uuids
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from twisted.internet.error import AlreadyCalled, AlreadyCancelled
 from twisted.logger import Logger
 
 from ...core.model import CallMode, CallPlan, Leg, LegEvent, LegEventKind
 from ...core.ports import Cancellable, Runtime
 from ...core.reasons import HangupCause
+from .._timeline import Timeline, cancel_timers
 from ._causes import leg_cause
 from ._client import EslError
 from ._prompt import prompt_apps
@@ -98,10 +97,11 @@ class EslCall:
         self._esl = esl
         self._settings = settings
         self._runtime = runtime
-        self._emit_event = emit
+        self._timeline = Timeline(plan.call_id, runtime.now, emit)
+        self._emit = self._timeline.emit
+        self._clamp = self._timeline.clamp
         self._schedule = schedule
         self._bridged = False
-        self._last_at: datetime | None = None
 
     def leg_of(self, uuid: str) -> LegState | None:
         return self.a if uuid == self.a.uuid else self.b if uuid == self.b.uuid else None
@@ -171,7 +171,7 @@ class EslCall:
         for state, limit in ((self.a, leg_a_limit), (self.b, leg_b_limit)):
             state.limit = limit
             if state.live and state.answered_at is not None:
-                self._cancel_timers(state)
+                cancel_timers(state.timers)
                 self._arm_limit(state)
                 await self._set_backstop(state)
 
@@ -214,7 +214,7 @@ class EslCall:
     def detach(self) -> None:
         """Forget the call's timers: the service is stopping and the switch's backstop takes over."""
         for state in (self.a, self.b):
-            self._cancel_timers(state)
+            cancel_timers(state.timers)
 
     # -- flow -------------------------------------------------------------------------------------------
 
@@ -316,7 +316,7 @@ class EslCall:
 
     async def _gone(self, state: LegState, cause: str | None, at: datetime | None) -> None:
         state.ended = True
-        self._cancel_timers(state)
+        cancel_timers(state.timers)
         at = self._clamp(at)
         self._emit(LegEventKind.ENDED, state.leg, self._cause(state, cause, at), at=at)
         await self._wind_down(state)
@@ -384,26 +384,6 @@ class EslCall:
         assert state.answered_at is not None
         elapsed = max(0.0, (self._runtime.now() - state.answered_at).total_seconds())
         return max(0.0, state.limit - elapsed)
-
-    @staticmethod
-    def _cancel_timers(state: LegState) -> None:
-        for timer in state.timers:
-            with contextlib.suppress(AlreadyCalled, AlreadyCancelled):  # the limit fired: why we are here
-                timer.cancel()
-        state.timers.clear()
-
-    def _clamp(self, at: datetime | None) -> datetime:
-        """``at`` (an event's time) or now, never before the call's previous event."""
-        at = at or self._runtime.now()
-        return self._last_at if self._last_at is not None and at < self._last_at else at
-
-    def _emit(
-        self, kind: LegEventKind, leg: Leg | None, cause: HangupCause | None = None, *, at: datetime | None = None
-    ) -> datetime:
-        at = self._clamp(at)
-        self._last_at = at
-        self._emit_event(LegEvent(call_id=self.plan.call_id, kind=kind, at=at, leg=leg, cause=cause))
-        return at
 
     async def _quietly(self, request: Awaitable[Any]) -> None:
         """A cosmetic or best-effort command whose failure must not stop the call flow (logged)."""
