@@ -206,3 +206,17 @@ def test_every_state_input_pair_follows_the_table_or_drops_the_link(state: PeerS
         assert peer.state is S.DOWN and isinstance(events[-1], PeerWentDown)
     elif peer.state is not entry[1]:  # a handler may divert (a failed CEA, a first missed DWA)
         assert (state, kind) in {(S.WAIT_CEA, Input.CEA), (S.OPEN, Input.TIMER)}
+
+
+def test_a_broken_grouped_avp_read_lazily_is_rejected_and_the_link_stays():
+    """Grouped AVPs are decoded when read: a broken Experimental-Result in an answer, or a broken group in a
+    request the observer reads, must not escape receive_data (it would drop the connection)."""
+    peer = opened()
+    seen: list[Message] = []
+    peer._observer = lambda message: seen.append(message) or [group.children() for group in message.find_all(297)]
+    broken_group = b"\x00\x00\x01\x29\x40\x00\x00\x10" + b"\x00\x00\x01\x2a\x40\x00\x00\x40"  # 297 -> bad child
+    answer = encode_answer(decode_message(request(Command.CREDIT_CONTROL)), [*OCS, broken_group])
+    assert decode_message(answer).result_code() is None  # the group is broken: no result, no exception
+    broken_request = encode_message(Command.RE_AUTH, 0xC0, 4, 8, 9, [*OCS, broken_group])
+    assert peer.receive_data(answer + broken_request, 1) is not None and peer.state is S.OPEN
+    assert len(seen) == 2

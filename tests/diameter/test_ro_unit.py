@@ -178,3 +178,26 @@ async def test_asr_without_a_listener_is_unable_to_comply():
     assert node.handler is not None
     answer = decode_message(node.handler("p", _request(Command.ABORT_SESSION, grant.reservation_id)))
     assert answer.result_code() == ResultCode.UNABLE_TO_COMPLY
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_undecodable_answer_is_charging_unavailable_and_forgets_the_session():
+    def broken(request: Message) -> bytes:
+        mscc = b"\x00\x00\x01\xc8\x40\x00\x00\x10" + b"\x00\x00\x01\xb0\x40\x00\x00\x40"  # 456 -> bad child
+        return encode_answer(request, [encode(avp("Session-Id"), request.text(263)), encode(avp("Result-Code"), 2001),
+                                       encode(avp("Origin-Host"), "ocs9.ocs.test"),
+                                       encode(avp("Origin-Realm"), "ocs.test"), mscc])
+
+    charging, _ = backend(broken)
+    with pytest.raises(PortUnavailable, match="undecodable"):
+        await charging.reserve(context("100"))
+    assert charging._sessions == {}
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_unknown_failure_handling_value_leaves_the_configured_one():
+    charging, node = backend(cca(grants={100: 600, 200: 600}, ccfh=7), failure_handling="continue")
+    grant = await charging.reserve(context("100"))
+    assert grant.max_talk_seconds > 0 and node.requests[0].retry_on_timeout
+    (session,) = charging._sessions.values()
+    assert session.failure_handling.name == "CONTINUE"

@@ -88,3 +88,12 @@ def test_endpoint_strings_for_names_and_ipv6_literals():
     assert endpoint_string(v4) == "tcp:host=ocs1.example.net:port=3868:timeout=5"
     assert endpoint_string(v6) == "tcp:host=2001\\:db8\\:\\:5:port=3869:timeout=2"
     assert clientFromString(MemoryReactorClock(), endpoint_string(v6))._host == "2001:db8::5"
+
+
+def test_a_subscriber_that_is_not_utf8_or_a_broken_group_still_traces():
+    not_utf8 = b"\x00\x00\x01\xbc\x40\x00\x00\x0e" + b"\xff\xfe4477" + b"\x00\x00"  # 444, padded
+    bad_text = encode(avp("Subscription-Id"), [not_utf8])
+    broken = b"\x00\x00\x01\xbb\x40\x00\x00\x10" + b"\x00\x00\x01\xbc\x40\x00\x00\x40"  # 443 -> bad child
+    for group, shown in ((bad_text, "subscriber="), (broken, "subscriber=<undecodable>")):
+        message = decode_message(encode_message(272, 0x80, 4, 5, 6, [encode(avp("Session-Id"), "s"), group]))
+        assert shown in describe(message)

@@ -106,7 +106,10 @@ class Message:
         experimental = self.find(297)
         if experimental is None:
             return None
-        inner = find(experimental.children(), 298)
+        try:
+            inner = find(experimental.children(), 298)
+        except DecodeError:  # a broken group is no result: the caller treats the answer as unusable
+            return None
         return inner.u32() if inner is not None else None
 
 

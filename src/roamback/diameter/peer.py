@@ -185,14 +185,18 @@ class PeerMachine:
             except DecodeError as exc:
                 self._reject(frame, exc)
                 continue
-            if self._observer is not None:
-                self._observer(message)
             kind = _CLASSIFY.get((message.command, message.is_request))
             if kind is None:
                 kind = Input.REQUEST if message.is_request else Input.ANSWER
             if self.state is S.OPEN and kind is not Input.DWA:
                 self._deadline = now + self.timers.watchdog  # any traffic proves the peer alive
-            events += self._apply(kind, now, message)
+            try:  # grouped AVPs decode lazily: a broken one surfaces here, and must not end the link
+                if self._observer is not None:
+                    self._observer(message)
+                events += self._apply(kind, now, message)
+            except DecodeError as exc:
+                self._reject(frame, exc)
+                continue
             if self.state in (S.DOWN, S.CLOSED):
                 break
         return events

@@ -32,7 +32,7 @@ from twisted.logger import Logger
 from ..core.model import Balance, ChargingContext, Grant, Leg, Settlement, Subscriber
 from ..core.ports import ChargingRefused, PortUnavailable
 from ..core.reasons import RefusalReason
-from .codec import Message
+from .codec import DecodeError, Message
 from .credit_control import CcrEncoder, CreditAnswer, ServiceUsage, SessionFacts, read_answer
 from .dictionary import CcRequestType, FailureHandling, ReportingReason, ResultCode
 from .node_factory import build_node
@@ -44,6 +44,7 @@ from .twisted_peer import RequestNotAnswered
 
 log = Logger()
 _SETTLED_KEPT = 10_000
+_FAILURE_HANDLING_VALUES = frozenset(handling.value for handling in FailureHandling)
 INITIAL, UPDATE, TERMINATION = CcRequestType.INITIAL, CcRequestType.UPDATE, CcRequestType.TERMINATION
 
 
@@ -155,6 +156,9 @@ class RoCharging:
                          why=exc.reason, id=session.id)
                 return self._uncontrolled(session)
             raise ChargingRefused(RefusalReason.CHARGING_UNAVAILABLE, f"CCR-I {exc.reason}") from exc
+        except PortUnavailable:
+            del self._sessions[session.id]
+            raise
         if answer.result_code == ResultCode.CREDIT_CONTROL_NOT_APPLICABLE:
             return self._uncontrolled(session)
         if not is_success(answer.result_code):
@@ -265,11 +269,15 @@ class RoCharging:
             destination_host=None if kind is INITIAL else session.destination_host,
             retry_on_timeout=session.failure_handling is not FailureHandling.TERMINATE,
         )
-        answer = read_answer(await self._node.request(request))
+        message = await self._node.request(request)
+        try:
+            answer = read_answer(message)
+        except DecodeError as exc:  # the OCS's broken answer: charging is unavailable, not our crash
+            raise PortUnavailable(f"CC answer {kind.name} for {session.id} undecodable: {exc}") from exc
         if is_success(answer.result_code):
             if kind is INITIAL and answer.origin_host:
                 session.destination_host = answer.origin_host
-            if answer.failure_handling is not None:
+            if answer.failure_handling in _FAILURE_HANDLING_VALUES:  # an unknown value changes nothing
                 session.failure_handling = FailureHandling(answer.failure_handling)
         return answer
 

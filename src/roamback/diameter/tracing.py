@@ -35,9 +35,13 @@ def describe(message: Message) -> str:
         parts.append(f"cc={request_type}/{number}")
     subscription = message.find(443)
     if subscription is not None:
-        data = find(subscription.children(), 444)
-        if data is not None:
-            parts.append(f"subscriber={mask_msisdn(data.text())}")
+        try:
+            data = find(subscription.children(), 444)
+        except DecodeError:  # the peer's broken group: the line says so, the message goes on to be rejected
+            parts.append("subscriber=<undecodable>")
+        else:
+            if data is not None:
+                parts.append(f"subscriber={mask_msisdn(data.data.decode('utf-8', 'replace'))}")
     code = message.result_code()
     if code is not None:
         parts.append(f"result={code}")
