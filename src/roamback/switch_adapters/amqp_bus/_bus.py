@@ -132,6 +132,7 @@ class AmqpSwitchBus(Service):
                                           message_id=message["command_id"], type=message["type"])
         deadline = self._reactor.seconds() + self._settings.publish_timeout
         while (remaining := deadline - self._reactor.seconds()) > 0:
+            channel: TwistedChannel | None = None
             try:
                 channel = await self._with_timeout(self._wait_channel(), remaining)
                 confirmed = channel.basic_publish(exchange="", routing_key=self._settings.command_queue, body=body,
@@ -142,6 +143,7 @@ class AmqpSwitchBus(Service):
                 raise PortUnavailable(f"broker refused the {message['type']} command: {exc!r}") from exc
             except AMQPError as exc:
                 log.info("Command publish interrupted ({error}); retrying on the next connection", error=exc)
+                self._drop_channel(channel)
             except TimeoutError:
                 break
         raise PortUnavailable(f"{message['type']} command not confirmed within {self._settings.publish_timeout} s")
@@ -186,12 +188,24 @@ class AmqpSwitchBus(Service):
         for waiter in waiters:
             if not waiter.called:
                 waiter.callback(channel)
-        while True:
-            try:
+        try:
+            while True:
                 _ch, method, _properties, body = await events.get()
-            except AMQPError:
-                return  # channel closed: the next connection starts a new session
-            self._on_message(channel, method.delivery_tag, body)
+                self._on_message(channel, method.delivery_tag, body)
+        except AMQPError:
+            pass  # channel closed or consumer cancelled: the next connection starts a new session
+        finally:
+            self._drop_channel(channel)
+
+    def _drop_channel(self, channel: TwistedChannel | None) -> None:
+        """A dead channel on a live connection would neither consume nor publish: drop the connection so
+        the ClientService reconnects, and make publishers wait for the new channel instead of spinning."""
+        if channel is None or self._channel is not channel:
+            return
+        self._channel = None
+        connection = self._connection
+        if connection is not None and connection.transport is not None:
+            connection.transport.loseConnection()
 
     def _on_message(self, channel: TwistedChannel, tag: int, body: bytes) -> None:
         try:

@@ -139,10 +139,13 @@ class AriSwitch(Service):
             if isinstance(named, dict) and "id" in named:
                 object_id = named["id"]
                 break
-        key = self._key(object_id) if object_id else None
+        key = self._key(object_id) if isinstance(object_id, str) and object_id else None
         if key is None:
             for listener in self._inbound:
-                listener(message)
+                try:  # the socket is shared with every live call: one bad event must not drop it
+                    listener(message)
+                except Exception:
+                    log.failure("inbound ARI event {type} failed", type=message.get("type"))
             return
         entry = self._calls.get(key)
         if entry is not None:
