@@ -123,3 +123,23 @@ async def test_wrong_method_and_content_type(door) -> None:
     url, _ = door
     assert (await treq.get(url)).code == 405
     assert (await post(url, {"Content-Type": "text/plain", **HEADERS}, data=b"hi"))[0] == 415
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_late_answer_or_a_resent_one_shot_never_places_a_call() -> None:
+    engine, actions, clock = make_engine()
+    actions.add()
+    settings = HttpUssdSettings(secret_sha256=hashlib.sha256(SECRET.encode()).hexdigest())
+    port = reactor.listenTCP(0, Site(UssdFrontDoor(engine, settings)), interface="127.0.0.1")
+    url = f"http://127.0.0.1:{port.getHost().port}/ussd"
+    try:
+        assert (await at_step(url, "", session="late"))[1].startswith("CON ")
+        clock.advance(engine.settings.dialogue_timeout + 1)
+        await engine.expire()
+        assert (await at_step(url, "2", session="late")) == (200, "END Your session has ended. Please dial again.")
+        assert (await at_step(url, "4915112345678", session="once"))[1].startswith("END Call-back accepted")
+        assert (await at_step(url, "4915112345678", session="once")) == (
+            200, "END Your session has ended. Please dial again.")
+        assert len(actions.callbacks) == 1
+    finally:
+        await port.stopListening()

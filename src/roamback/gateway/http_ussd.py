@@ -22,6 +22,7 @@ import hmac
 import ipaddress
 import json
 import re
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -39,6 +40,7 @@ from .ussd.oneshot import normalise_service_code
 log = Logger()
 
 MAX_BODY_BYTES = 4096
+_SESSIONS_KEPT = 100_000  # aggregator session ids remembered: far more than live in one dialogue timeout
 _MSISDN = re.compile(r"\+?[0-9]{6,15}")
 _SESSION_ID = re.compile(r"[\x21-\x7e]{1,100}")
 
@@ -77,6 +79,7 @@ class UssdFrontDoor(Resource):
         self._engine = engine
         self._settings = settings
         self._networks = settings.networks()
+        self._begun: OrderedDict[str, None] = OrderedDict()  # form sessions this door has opened
         if settings.secret_sha256 is not None and not re.fullmatch(r"[0-9a-f]{64}", settings.secret_sha256):
             raise ValueError("secret_sha256 must be the 64-character lower-case hex sha256 of the secret")
 
@@ -133,8 +136,12 @@ class UssdFrontDoor(Resource):
         """Feed only the answers not consumed yet; none new means the aggregator resent the last step."""
         seen = await self._engine.position(session.id)
         if seen is None:
-            if len(parts) > 1:  # answers for a dialogue we no longer have (timed out): say so
+            # Answers for a dialogue we no longer have (timed out, or closed and resent): say so. One answer
+            # looks like a one-shot dial, so only a session this door never opened may be read as one;
+            # otherwise a late "2" would call phone book entry 2, and a resent one-shot would call twice.
+            if len(parts) > 1 or session.id in self._begun:
                 return await self._engine.answer(session, "")
+            self._remember(session.id)
             return await self._engine.begin(session, "*" + "*".join([code, *parts]) + "#")
         new = parts[seen:]
         if not new:
@@ -144,6 +151,11 @@ class UssdFrontDoor(Resource):
             if screen.close:
                 break
         return screen
+
+    def _remember(self, session_id: str) -> None:
+        self._begun[session_id] = None
+        if len(self._begun) > _SESSIONS_KEPT:
+            self._begun.popitem(last=False)
 
     # -- JSON --------------------------------------------------------------------------------------
 
