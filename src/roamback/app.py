@@ -158,8 +158,10 @@ def _switch(config: Config, runtime: TwistedRuntime, reactor: Any, edges: list[I
 
 async def build_components(config: Config, reactor: Any) -> Components:
     await threads.deferToThread(prepare_schema, config.database.url)  # Alembic blocks: not on the reactor
-    db = Database(make_engine(config.database.url, pool_size=config.database.readers + 2), reactor,
-                  readers=config.database.readers)
+    # every reader and writer keeps its connection (SQLite has one writer); two spare for other work
+    writers = 1 if config.database.url.startswith("sqlite") else 4
+    db = Database(make_engine(config.database.url, pool_size=config.database.readers + writers + 2), reactor,
+                  readers=config.database.readers, writers=writers)
     db.start()
     runtime = TwistedRuntime(reactor, speed=config.switch.simulated.speed)
     if config.charging.ledger.seed_demo_data:

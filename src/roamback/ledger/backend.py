@@ -102,6 +102,8 @@ _CHARGE_KEYS = ("w_id", "w_cost", "w_amount", "updated_at")
 _CHARGE = Prepared(_CHARGE_SQL, _CHARGE_KEYS)
 # Where UPDATE ... RETURNING exists (PostgreSQL, SQLite; not MariaDB) the charged row comes back with it.
 _CHARGE_RETURNING = PreparedQuery(_CHARGE_SQL.returning(*accounts.c), _CHARGE_KEYS)
+# Not Oracle either: its RETURNING ... INTO needs output binds the prepared cursor path does not pass.
+_RETURNING_DIALECTS = frozenset({"postgresql", "sqlite"})
 _INSERT_ENTRY = Prepared(
     ledger_entries.insert(),
     ("account_id", "at", "kind", "amount_minor", "balance_after_minor", "request_id", "note"),
@@ -316,7 +318,7 @@ def _settle(conn: Connection, row: Row, cost: int, billed: dict[Leg, int], at: d
     """Charge the cost, release the whole reservation and close it; returns the account afterwards."""
     account_id = row["account_id"]
     charge = {"w_id": account_id, "w_cost": cost, "w_amount": int(row["amount_minor"]), "updated_at": at}
-    if conn.dialect.update_returning:
+    if conn.dialect.name in _RETURNING_DIALECTS:
         account = _CHARGE_RETURNING.first(conn, charge)
     else:
         _CHARGE.run(conn, charge)
