@@ -106,12 +106,12 @@ async def test_sighup_reload_keeps_the_running_menu_when_the_file_is_broken(runn
     assert parts is not None and parts.menu is not None
     before = parts.menu.menu
     (tmp_path / "menu.yaml").write_text("screens: {start: {goto: nowhere}}\n", encoding="utf-8")
-    running.reload_menu()
+    await running.reload_menu()
     assert parts.menu.menu is before
     assert (await _at(running, ""))[1].startswith("CON ")  # still serving the old menu
 
     (tmp_path / "menu.yaml").write_text(default_menu_path().read_text(encoding="utf-8"), encoding="utf-8")
-    running.reload_menu()
+    await running.reload_menu()
     assert parts.menu.menu is not before
 
 

@@ -79,7 +79,10 @@ class MenuEngine:
         Raises MenuError and keeps the running menu if the new one has any problem. Open dialogues go on
         at the screen of the same id in the new menu, or at its start screen if the id is gone.
         """
-        menu = load_menu(path or self.menu.source, self.settings.limits)
+        return self.install(load_menu(path or self.menu.source, self.settings.limits))
+
+    def install(self, menu: MenuDefinition) -> str:
+        """Swap in a menu loaded elsewhere (the service loads on a thread: parsing takes ~0.1 s)."""
         self._check(menu)
         self.menu = menu
         return menu.version
