@@ -97,40 +97,34 @@ def test_speed_must_be_positive(clock: task.Clock) -> None:
         TwistedRuntime(clock, speed=0)
 
 
-def test_spawn_consumes_many_ready_results_without_recursing() -> None:
-    """A coroutine awaiting thousands of already-fired Deferreds must not exhaust the stack."""
+def test_spawn_resumes_on_later_results_throws_later_failures_and_logs_what_escapes() -> None:
+    """The driver itself: results and failures that arrive after the coroutine waited, and a failure that
+    the coroutine does not catch, which must be logged rather than lost."""
     from twisted.internet import defer, reactor
+    from twisted.logger import capturedLogs
 
     from roamback.runtime import TwistedRuntime
 
-    totals: list[int] = []
+    seen: list[object] = []
+    first: defer.Deferred[int] = defer.Deferred()
+    second: defer.Deferred[int] = defer.Deferred()
+    third: defer.Deferred[int] = defer.Deferred()
 
-    async def count() -> None:
-        total = 0
-        for n in range(5000):
-            total += await defer.succeed(n)
-        totals.append(total)
-
-    TwistedRuntime(reactor).spawn(count())
-    assert totals == [sum(range(5000))]
-
-
-def test_spawn_throws_ready_failures_into_the_coroutine_and_resumes_later() -> None:
-    from twisted.internet import defer, reactor
-
-    from roamback.runtime import TwistedRuntime
-
-    seen: list[str] = []
-    later: defer.Deferred[int] = defer.Deferred()
-
-    async def caught() -> None:
+    async def task() -> None:
+        seen.append(await first)
         try:
-            await defer.fail(ValueError("ready failure"))
+            await second
         except ValueError as exc:
             seen.append(str(exc))
-        seen.append(str(await later))
+        await third
 
-    TwistedRuntime(reactor).spawn(caught())
-    assert seen == ["ready failure"]
-    later.callback(7)
-    assert seen == ["ready failure", "7"]
+    with capturedLogs() as logged:
+        TwistedRuntime(reactor).spawn(task())
+        assert seen == []
+        first.callback(7)
+        assert seen == [7]
+        second.errback(ValueError("later failure"))
+        assert seen == [7, "later failure"]
+        third.errback(RuntimeError("escaped"))
+    failures = [event for event in logged if "log_failure" in event]
+    assert len(failures) == 1 and failures[0]["log_failure"].check(RuntimeError)

@@ -55,9 +55,10 @@ class TwistedRuntime:
 def _resume(result: object, coro: Coroutine[Any, Any, Any], name: str) -> None:
     """Send ``result`` (a ``Failure`` is thrown) into ``coro`` and run it to its next wait on a Deferred.
 
-    Anything else it yields is sent straight back, as ``inlineCallbacks`` does. A Deferred that has already
-    fired is consumed in this loop, not by recursing, so a long run of ready results cannot exhaust the
-    stack. The callbacks return None so that the Deferred waited on has nothing left to report as unhandled.
+    Anything else it yields is sent straight back, as ``inlineCallbacks`` does. Awaiting a Deferred that
+    has already fired never yields (Twisted returns its result at once), so each callback here starts from
+    the reactor, never from a deeper stack. Returns None so that the Deferred it waited on has nothing left
+    to report as unhandled.
     """
     while True:
         try:
@@ -67,23 +68,9 @@ def _resume(result: object, coro: Coroutine[Any, Any, Any], name: str) -> None:
         except BaseException:
             _log_failure(Failure(), name)
             return
-        if not isinstance(result, Deferred):
-            continue
-        ready: list[object] = []
-        waiting = [True]
-
-        def arrived(value: object, ready: list[object] = ready, waiting: list[bool] = waiting) -> None:
-            if waiting[0]:
-                ready.append(value)
-            else:
-                _resume(value, coro, name)
-
-        result.addBoth(arrived)
-        if ready:
-            result = ready[0]
-            continue
-        waiting[0] = False
-        return
+        if isinstance(result, Deferred):
+            result.addBoth(_resume, coro, name)
+            return
 
 
 def _log_failure(failure: Failure, name: str) -> None:
