@@ -70,8 +70,12 @@ def _clean(raw: str) -> str:
     return text
 
 
+@functools.lru_cache(maxsize=65536)
 def normalise(raw: str, home_region: str) -> str:
     """Return ``raw`` as E.164 (``+`` and digits) or raise ``InvalidNumber``.
+
+    Cached as typed (every USSD Begin and SMS normalises its sender, and the same numbers come back all
+    day); a number that does not parse raises every time, since a raising call is never cached.
 
     National formats are read as numbers of ``home_region``; the home region's own international
     prefix is understood too. Idempotent: a normalised number normalises to itself.

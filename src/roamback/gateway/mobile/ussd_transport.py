@@ -251,7 +251,7 @@ class UssdTransport:
 
     async def _language(self, msisdn: str) -> str | None:
         try:
-            subscriber = await self._directory.lookup(_normalised(msisdn, self._engine.home_region))
+            subscriber = await self._directory.lookup(numbers.normalise(msisdn, self._engine.home_region))
         except (PortUnavailable, numbers.InvalidNumber):
             return None
         return subscriber.language if subscriber is not None else None
@@ -261,14 +261,6 @@ class UssdTransport:
 def _op_tlv(op: int) -> smpp34.Tlv:
     """A dialect uses a handful of op codes, so their TLVs are built once rather than per reply."""
     return smpp34.Tlv(smpp34.TLV_USSD_SERVICE_OP, bytes([op]))
-
-
-@functools.lru_cache(maxsize=65536)
-def _normalised(msisdn: str, home_region: str) -> str:
-    """Every Begin looks its subscriber up, and a subscriber dials again and again: parsing the number
-    with phonenumbers each time was the largest single cost of a Begin. A number that does not parse is
-    not cached, so it raises ``InvalidNumber`` every time."""
-    return numbers.normalise(msisdn, home_region)
 
 
 def _indication(message: Inbound) -> UssdIndication:
