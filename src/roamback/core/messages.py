@@ -169,12 +169,17 @@ def format_duration(seconds: float) -> str:
     return f"{minutes}:{secs:02d}"
 
 
+def minor_exponent(currency: str) -> int:
+    """Digits after the decimal point in ``currency`` (ISO 4217): what a minor unit is worth."""
+    return _EXPONENTS.get(currency.upper(), 2)
+
+
 def format_money(minor: int, currency: str, language: str) -> str:
     """``12.50 EUR`` (``12,50 EUR`` where the language writes a decimal comma), from minor units.
 
     The ISO code rather than a symbol: it is unambiguous and fits the GSM 7-bit alphabet.
     """
-    exponent = _EXPONENTS.get(currency.upper(), 2)
+    exponent = minor_exponent(currency)
     amount = f"{Decimal(minor).scaleb(-exponent):.{exponent}f}"
     if language in _COMMA_DECIMAL:
         amount = amount.replace(".", ",")

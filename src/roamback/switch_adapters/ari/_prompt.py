@@ -6,19 +6,16 @@ sound files, named in ``PromptSounds`` so an operator can record them for each l
 
 from __future__ import annotations
 
+from ...core.messages import minor_exponent
 from ...core.model import Prompt
 from ._settings import PromptSounds
-
-# ISO 4217 exponents that are not 2; enough for the currencies a home network bills in.
-_EXPONENTS = {"BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
-              "CLP": 0, "ISK": 0, "JPY": 0, "KRW": 0, "PYG": 0, "UGX": 0, "VND": 0, "XAF": 0, "XOF": 0}
 
 
 def prompt_media(prompt: Prompt, sounds: PromptSounds) -> list[str]:
     """Media URIs for ``POST /channels/{id}/play``; the minutes are rounded down, never promised up."""
     media: list[str] = []
     if prompt.balance_minor is not None and prompt.currency:
-        exponent = _EXPONENTS.get(prompt.currency.upper(), 2)
+        exponent = minor_exponent(prompt.currency)
         major, minor = divmod(prompt.balance_minor, 10**exponent) if exponent else (prompt.balance_minor, 0)
         media += [f"sound:{sounds.balance_intro}", f"number:{major}"]
         code = prompt.currency.upper()

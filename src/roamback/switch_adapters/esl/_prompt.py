@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import re
 
+from ...core.messages import minor_exponent
 from ...core.model import Prompt
 from ._settings import EslPromptSounds
-
-# ISO 4217 exponents that are not 2; enough for the currencies a home network bills in.
-_EXPONENTS = {"BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
-              "CLP": 0, "ISK": 0, "JPY": 0, "KRW": 0, "PYG": 0, "UGX": 0, "VND": 0, "XAF": 0, "XOF": 0}
 
 App = tuple[str, str]  # (application, argument) for one ``sendmsg ... execute``
 
@@ -30,7 +27,7 @@ def prompt_apps(prompt: Prompt, sounds: EslPromptSounds) -> list[App]:
     apps: list[App] = []
     if prompt.balance_minor is not None and prompt.currency:
         code = prompt.currency.upper()
-        exponent = _EXPONENTS.get(code, 2)
+        exponent = minor_exponent(code)
         major, minor = divmod(prompt.balance_minor, 10**exponent) if exponent else (prompt.balance_minor, 0)
         apps += [("playback", sounds.balance_intro), number(major)]
         apps.append(("playback", sounds.currency[code]) if code in sounds.currency
