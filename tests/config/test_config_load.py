@@ -220,3 +220,27 @@ def test_warnings_for_risky_but_valid_settings() -> None:
                                "ROAMBACK_DATABASE__URL": "postgresql+psycopg://db/rb"})
     fields = [w.split(":")[0] for w in config_warnings(risky)]
     assert fields == ["api.keys", "api.listen", "charging.ledger.seed_demo_data", "policy.daily_cap"]
+
+
+def test_secrets_of_the_edge_sections_never_show(tmp_path: Path) -> None:
+    path = _write(tmp_path, """
+switch:
+  adapter: ari
+  ari: {password: "ari-pass-Qw1"}
+  amqp: {password: "amqp-pass-Er2"}
+ussd_menu: {store: redis, redis: {password: "redis-pass-Ty3"}}
+ussd_http: {enabled: true, secret: "ussd-secret-Ui4-0123456789"}
+snmp:
+  enabled: true
+  community: "community-Op5"
+  users: [{name: nms, auth_key: "auth-key-As6", priv_key: "priv-key-Df7"}]
+""")
+    config = load_config(path, {})
+    for text in (repr(config), str(config), str(config.redacted())):
+        for secret in ("ari-pass-Qw1", "amqp-pass-Er2", "redis-pass-Ty3", "ussd-secret-Ui4-0123456789",
+                       "community-Op5", "auth-key-As6", "priv-key-Df7"):
+            assert secret not in text, secret
+    errors = _errors(None, {"ROAMBACK_SWITCH__ADAPTER": "ari",
+                            "ROAMBACK_SWITCH__ARI": '{base_url: "http://u:url-pass-Gh8@pbx.example:8088/"}'})
+    assert any("base_url" in e and "must not carry user:password" in e for e in errors), errors
+    assert not any("url-pass-Gh8" in e for e in errors)

@@ -63,9 +63,17 @@ class PromptSounds(_Model):
     warning: Sound = Field("beep", description="Played into the bridge shortly before the limit.")
 
 
+def _no_credentials(url: HttpUrl) -> HttpUrl:
+    if url.username or url.password:
+        raise ValueError("must not carry user:password (use username and password)")
+    return url
+
+
 class AriSettings(_Model):
-    base_url: HttpUrl = Field(HttpUrl("http://127.0.0.1:8088/"),
-                              description="Asterisk HTTP server; REST is under /ari/, events at /ari/events.")
+    base_url: Annotated[HttpUrl, AfterValidator(_no_credentials)] = Field(
+        HttpUrl("http://127.0.0.1:8088/"),
+        description="Asterisk HTTP server; REST is under /ari/, events at /ari/events. No user:password in "
+        "it: the URL is displayed and logged, the password field is not.")
     username: str = Field("roamback", min_length=1, description="ARI user (ari.conf).")
     password: SecretStr = Field(SecretStr(""), description="ARI user's password.")
     app: str = Field("roamback", pattern=r"^[A-Za-z0-9_.-]+$", description="Stasis application name.")
