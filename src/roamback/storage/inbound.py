@@ -10,16 +10,17 @@ exactly the rows still queued and never sends a reply twice.
 
 Why ``accept`` gathers messages: the writer thread is the limit of MO throughput, and a unit of work per
 message cost a duplicate lookup and an INSERT each, every one a trip into the driver that also hands the
-GIL to the reactor and back. Messages that arrive while the writer is busy wait in one open batch; the
-writer takes it whole when it gets to it, looks all of them up with one query and inserts the new ones
-with one multi-row INSERT. No message waits for a timer, and each still hears back only after the commit
-that holds its row.
+GIL to the reactor and back. Messages that arrive while a batch is being written gather in the next
+one, written whole once the previous has committed: one query looks all of them up and one multi-row
+INSERT stores the new ones. No message waits for a timer, and each still hears back only after the commit
+that holds its row. A batch that fails is tried again message by message, so one message the database
+refuses does not refuse the others.
 """
 
 from __future__ import annotations
 
 import hashlib
-import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -89,43 +90,53 @@ class Reply:
 
 @dataclass(slots=True)
 class _Batch:
-    """Messages sharing one write unit. Filled on the reactor thread until the writer marks it taken;
-    a retried or replayed unit then finds exactly the messages it had the first time."""
+    """Messages sharing one write unit; fixed once written, so a retried unit stores the same ones."""
 
     messages: list[tuple[Received, datetime]] = field(default_factory=list)
     waiters: list[defer.Deferred[Accepted]] = field(default_factory=list)
-    taken: bool = False
 
 
 class InboundStore:
+    """One batch is written at a time, on the reactor's say: messages arriving meanwhile gather in the
+    next batch (group commit), and a batch always sees the rows of the one before it, so a resend can never
+    slip in twice through two writers committing side by side."""
+
     def __init__(self, db: Database, *, duplicate_window_seconds: float = 120.0) -> None:
         self._db = db
         self._window = timedelta(seconds=duplicate_window_seconds)
-        self._lock = threading.Lock()  # between the reactor filling a batch and the writer taking it
-        self._open: _Batch | None = None
+        self._pending: deque[_Batch] = deque()
+        self._writing = False
 
     async def accept(self, message: Received, at: datetime) -> Accepted:
         """Store ``message`` unless it is a resend; returns once committed (or found)."""
         waiter: defer.Deferred[Accepted] = defer.Deferred()
-        with self._lock:
-            batch = self._open
-            opened = batch is None or batch.taken or len(batch.messages) >= MAX_BATCH
-            if opened:
-                batch = self._open = _Batch()
-            assert batch is not None
-            batch.messages.append((message, at))
-            batch.waiters.append(waiter)
-        if opened:
-            defer.Deferred.fromCoroutine(self._db.write(lambda conn: self._store(conn, batch))).addCallbacks(
-                _answer_all, _fail_all, callbackArgs=(batch.waiters,), errbackArgs=(batch.waiters,)
-            )
+        if not self._pending or len(self._pending[-1].messages) >= MAX_BATCH:
+            self._pending.append(_Batch())
+        self._pending[-1].messages.append((message, at))
+        self._pending[-1].waiters.append(waiter)
+        if not self._writing:
+            self._write_next()
         return await waiter
 
-    def _store(self, conn: Connection, batch: _Batch) -> list[Accepted]:
-        """Runs on the writer thread: take the batch, then store every message not already stored."""
-        with self._lock:
-            batch.taken = True
-        return _store_batch(conn, batch.messages, self._window)
+    def _write_next(self) -> None:
+        if not self._pending:
+            self._writing = False
+            return
+        self._writing = True
+        batch = self._pending.popleft()
+        written = defer.Deferred.fromCoroutine(
+            self._db.write(lambda conn: _store_batch(conn, batch.messages, self._window)))
+        written.addCallbacks(_answer_all, self._failed, callbackArgs=(batch.waiters,), errbackArgs=(batch,))
+        written.addBoth(lambda _: self._write_next())
+
+    def _failed(self, failure: Failure, batch: _Batch) -> None:
+        """One bad message (say a NUL the database refuses) must not refuse the others it was batched with:
+        a failed batch is tried again message by message, and only those that fail alone are refused."""
+        if len(batch.messages) == 1:
+            batch.waiters[0].errback(failure)
+            return
+        singles = [_Batch([message], [waiter]) for message, waiter in zip(batch.messages, batch.waiters, strict=True)]
+        self._pending.extendleft(reversed(singles))
 
     async def complete(self, row_id: int, replies: Iterable[Reply], at: datetime,
                        also: Callable[[Connection], Iterable[Reply]] | None = None) -> None:
@@ -240,9 +251,6 @@ def _answer_all(results: list[Accepted], waiters: list[defer.Deferred[Accepted]]
         waiter.callback(result)
 
 
-def _fail_all(failure: Failure, waiters: list[defer.Deferred[Accepted]]) -> None:
-    for waiter in waiters:
-        waiter.errback(failure)
 
 
 def _row(row_id: int, message: Received, received_at: datetime) -> InboundRow:

@@ -2,7 +2,8 @@
 
 On every backend (the multi-row INSERT hands back ids differently on each): a burst becomes far fewer
 writer units than messages, each new message gets its own id, a resend inside the same burst points at
-its first copy, and a batch whose write fails refuses every message in it so the SMSC retries them all.
+its first copy, a batch whose write fails refuses every message in it so the SMSC retries them all, and
+a message the database refuses alone does not take the rest of its batch with it.
 """
 
 from __future__ import annotations
@@ -75,3 +76,17 @@ async def test_a_failed_batch_refuses_every_message_in_it_and_stores_none(sqlite
     # The store is not stuck on the failed batch: the SMSC's retry is stored.
     retried = await store.accept(_mo(0), T0)
     assert not retried.duplicate and [row[0] for row in await _stored(sqlite_database)] == [retried.row.id]
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_message_the_database_refuses_fails_alone(sqlite_database):
+    store = InboundStore(sqlite_database)
+    await sqlite_database.write(lambda conn: conn.execute(sa.text(
+        "CREATE TRIGGER poison BEFORE INSERT ON inbound_messages WHEN NEW.body = 'POISON' "
+        "BEGIN SELECT RAISE(ABORT, 'refused'); END")))
+    burst = [_mo(0), _mo(1), _mo(2, "POISON"), _mo(3), _mo(4)]  # the first is written alone, the rest together
+    results = await defer.DeferredList(
+        [defer.ensureDeferred(store.accept(message, T0)) for message in burst], consumeErrors=True)
+    assert [ok for ok, _ in results] == [True, True, False, True, True]
+    assert [source for _, source, _ in await _stored(sqlite_database)] == [
+        "+33612340000", "+33612340001", "+33612340003", "+33612340004"]
